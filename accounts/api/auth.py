@@ -1,0 +1,91 @@
+"""Sign-up, token login and logout, and the current user."""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts.errors import ServiceError
+from accounts.services.users import user_register
+from config.api import ErrorSerializer
+
+
+class UserOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    is_operator = serializers.BooleanField()
+    date_joined = serializers.DateTimeField()
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        password = serializers.CharField(write_only=True, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="auth_register",
+        request=InputSerializer,
+        responses={201: UserOutputSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_register(**data.validated_data)
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenApi(APIView):
+    """Create a token for a mobile client (POST) or revoke the caller's token (DELETE)."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        password = serializers.CharField(write_only=True, trim_whitespace=False)
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "POST" else super().get_permissions()
+
+    def get_authenticators(self):
+        # Logging in needs no credentials beyond the body; a stale token must not block it.
+        return [] if self.request.method == "POST" else super().get_authenticators()
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=InputSerializer,
+        responses={200: OutputSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request, email=data.validated_data["email"].lower(), password=data.validated_data["password"]
+        )
+        if user is None or not user.is_active:
+            raise ServiceError("email or password is wrong", code="invalid_credentials")
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response(self.OutputSerializer({"token": token.key}).data)
+
+    @extend_schema(operation_id="auth_token_revoke", request=None, responses={204: None, 401: ErrorSerializer})
+    def delete(self, request):
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    @extend_schema(operation_id="me", responses={200: UserOutputSerializer, 401: ErrorSerializer})
+    def get(self, request):
+        return Response(UserOutputSerializer(request.user).data)

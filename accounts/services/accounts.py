@@ -1,0 +1,41 @@
+"""Opening ledger accounts for users and for the platform."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import PLATFORM_KINDS, AccountKind, LedgerAccount, User
+from accounts.money import CURRENCY
+
+USER_DEFAULT_KINDS = (AccountKind.SPOT, AccountKind.FUTURES)
+
+
+def _get_or_create(**lookup) -> LedgerAccount:
+    # get_or_create under a unique constraint: a concurrent creator wins, we read its row.
+    account = LedgerAccount.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return LedgerAccount.objects.create(**lookup)
+    except IntegrityError:
+        return LedgerAccount.objects.get(**lookup)
+
+
+def account_open(*, owner: User, kind: str, ref: str = "", currency: str = CURRENCY) -> LedgerAccount:
+    """Return the user's account of ``kind`` (and ``ref``), opening it on first use."""
+    if kind in PLATFORM_KINDS:
+        raise ValueError(f"{kind} is a platform account kind")
+    return _get_or_create(owner=owner, kind=kind, ref=ref, currency=currency)
+
+
+def platform_account(*, kind: str, ref: str = "", currency: str = CURRENCY) -> LedgerAccount:
+    """Return the platform's account of ``kind``, opening it on first use."""
+    if kind not in PLATFORM_KINDS:
+        raise ValueError(f"{kind} is not a platform account kind")
+    return _get_or_create(owner=None, kind=kind, ref=ref, currency=currency)
+
+
+def user_open_default_accounts(*, user: User) -> list[LedgerAccount]:
+    """Open the spot and futures accounts every user has."""
+    return [account_open(owner=user, kind=kind) for kind in USER_DEFAULT_KINDS]

@@ -1,0 +1,99 @@
+"""The platform's periodic jobs, declared in platform time (Asia/Shanghai) and
+registered into django-celery-beat's database scheduler, where operators can
+edit them in the admin.
+
+``register_schedules()`` is idempotent: it creates what is missing and never
+overwrites an operator's edits to an existing job (unless ``reset=True``).
+Each issue that adds a scheduled job adds it to ``JOBS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    task: str
+    minute: str = "0"
+    hour: str = "*"
+    day_of_week: str = "*"
+    queue: str = "default"
+    timezone: str | None = None  # default: the platform time zone
+    description: str = ""
+
+    @property
+    def tz(self) -> str:
+        return self.timezone or settings.PLATFORM_TIME_ZONE
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        name="ledger-audit",
+        task="accounts.tasks.ledger_audit_run",
+        minute="30",
+        hour="0",
+        description="Daily proof that the ledger balances (00:30 platform time).",
+    ),
+)
+
+
+def crontab_for(*, minute: str, hour: str, day_of_week: str = "*", tz: str | None = None):
+    """Get or create the beat crontab row for a time given in ``tz`` (default: platform time)."""
+    from django_celery_beat.models import CrontabSchedule
+
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute,
+        hour=hour,
+        day_of_week=day_of_week,
+        day_of_month="*",
+        month_of_year="*",
+        timezone=ZoneInfo(tz or settings.PLATFORM_TIME_ZONE),
+    )
+    return crontab
+
+
+def next_fire_utc(crontab, after: datetime) -> datetime:
+    """When beat will next fire ``crontab`` strictly after ``after``, in UTC (minute precision)."""
+    tz = ZoneInfo(str(crontab.timezone))
+    schedule = crontab.schedule
+    local = after.astimezone(tz).replace(second=0, microsecond=0)
+    # Walk minute by minute through celery's own matcher: exact and short (≤ 8 days of minutes).
+    for _ in range(8 * 24 * 60 + 1):
+        local += timedelta(minutes=1)
+        if (
+            local.minute in schedule.minute
+            and local.hour in schedule.hour
+            and local.isoweekday() % 7 in schedule.day_of_week
+            and local.day in schedule.day_of_month
+            and local.month in schedule.month_of_year
+        ):
+            return local.astimezone(ZoneInfo("UTC"))
+    raise ValueError("crontab does not fire within eight days")
+
+
+def register_schedules(*, reset: bool = False, jobs: tuple[Job, ...] = JOBS) -> list[str]:
+    """Create the periodic tasks in ``jobs``; return the names created or reset."""
+    from django_celery_beat.models import PeriodicTask
+
+    changed = []
+    with transaction.atomic():
+        for job in jobs:
+            crontab = crontab_for(minute=job.minute, hour=job.hour, day_of_week=job.day_of_week, tz=job.tz)
+            defaults = {"task": job.task, "crontab": crontab, "queue": job.queue, "description": job.description}
+            task, created = PeriodicTask.objects.get_or_create(name=job.name, defaults=defaults)
+            if created:
+                changed.append(job.name)
+            elif reset:
+                for key, value in defaults.items():
+                    setattr(task, key, value)
+                task.enabled = True
+                task.save()
+                changed.append(job.name)
+    return changed

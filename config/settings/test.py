@@ -1,0 +1,17 @@
+"""The test suite runs against real PostgreSQL and Redis (never SQLite, never mocks)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+SECRET_KEY = "test-secret-key-not-for-production-use-0123456789"
+DEBUG = False
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/copytrading")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Cache on its own Redis database so a test's cache.clear() never touches the broker.
+CACHE_REDIS_URL = env("CACHE_REDIS_URL", default="redis://127.0.0.1:6379/1")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL}}
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 2}

@@ -1,0 +1,1 @@
+"""Operator screens of copytrading; every write goes through its services."""

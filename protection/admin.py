@@ -1,0 +1,1 @@
+"""Operator screens of protection; every write goes through its services."""

@@ -1,0 +1,1 @@
+"""Thin Celery tasks of protection: take ids, re-fetch, call a service."""

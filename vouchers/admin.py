@@ -1,0 +1,1 @@
+"""Operator screens of vouchers; every write goes through its services."""

@@ -1,0 +1,1 @@
+"""Reads and statistics of vouchers."""

@@ -1,0 +1,1 @@
+"""Every write of vouchers, one keyword-only function per use case, each transactional."""

@@ -1,0 +1,1 @@
+"""Thin Celery tasks of vouchers: take ids, re-fetch, call a service."""

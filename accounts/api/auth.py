@@ -28,6 +28,9 @@ class RegisterApi(APIView):
     throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "RegisterInput"
+
         email = serializers.EmailField()
         password = serializers.CharField(write_only=True, trim_whitespace=False)
 
@@ -50,10 +53,16 @@ class TokenApi(APIView):
     throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TokenCreateInput"
+
         email = serializers.EmailField()
         password = serializers.CharField(write_only=True, trim_whitespace=False)
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TokenOutput"
+
         token = serializers.CharField()
 
     def get_permissions(self):
@@ -61,7 +70,8 @@ class TokenApi(APIView):
 
     def get_authenticators(self):
         # Logging in needs no credentials beyond the body; a stale token must not block it.
-        return [] if self.request.method == "POST" else super().get_authenticators()
+        request = getattr(self, "request", None)
+        return [] if getattr(request, "method", None) == "POST" else super().get_authenticators()
 
     @extend_schema(
         operation_id="auth_token_create",

@@ -70,6 +70,9 @@ class AccountListApi(APIView):
 
 class TransferCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TransferCreateInput"
+
         source = serializers.ChoiceField(choices=TRANSFERABLE_KINDS)
         destination = serializers.ChoiceField(choices=TRANSFERABLE_KINDS)
         amount = AmountField()
@@ -101,6 +104,9 @@ class WithdrawalListCreateApi(GenericAPIView):
     serializer_class = WithdrawalOutputSerializer
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "WithdrawalCreateInput"
+
         amount = AmountField()
         address = serializers.CharField(max_length=200)
 
@@ -135,6 +141,9 @@ class OpsDepositCreateApi(APIView):
     permission_classes = [operator_with("accounts.credit_deposit")]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "OpsDepositCreateInput"
+
         user_id = serializers.IntegerField(min_value=1)
         amount = AmountField()
         reason = serializers.CharField(max_length=500)
@@ -168,6 +177,9 @@ class _WithdrawalDecisionApi(APIView):
     decide = None
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "WithdrawalDecisionInput"
+
         reason = serializers.CharField(max_length=500)
 
     def post(self, request, withdrawal_id: int):

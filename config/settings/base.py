@@ -5,12 +5,13 @@ needs no server (a SQLite file and Celery's filesystem broker), so `make run`
 works on a bare machine; with them set it uses PostgreSQL and Redis.
 """
 
+import os
 from pathlib import Path
 
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -65,6 +66,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 SQLITE_PATH = VAR_DIR / "db.sqlite3"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -158,6 +160,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"TransferableAccountKind": "accounts.services.flows.TRANSFERABLE_KINDS"},
 }
 
 LOGGING = {

@@ -75,9 +75,7 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
         return obj.available
 
     def get_urls(self):
-        deposit = path(
-            "deposit/", self.admin_site.admin_view(self.deposit_view), name="accounts_ledgeraccount_deposit"
-        )
+        deposit = path("deposit/", self.admin_site.admin_view(self.deposit_view), name="accounts_ledgeraccount_deposit")
         return [deposit, *super().get_urls()]
 
     def deposit_view(self, request: HttpRequest):

@@ -1,6 +1,19 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sync_operator_groups(sender, apps=None, **kwargs):
+    from django.apps import apps as global_apps
+
+    from accounts.roles import operator_groups_sync
+
+    operator_groups_sync(apps or global_apps)
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and ledger"
+
+    def ready(self) -> None:
+        # After every migrate and flush (tests that truncate tables), so the groups always exist.
+        post_migrate.connect(_sync_operator_groups, sender=self, dispatch_uid="accounts.operator_groups")

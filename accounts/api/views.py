@@ -186,11 +186,16 @@ class _WithdrawalDecisionApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         withdrawal = get_object_or_404(Withdrawal, pk=withdrawal_id)
-        decided = type(self).decide(withdrawal_id=withdrawal.pk, operator=request.user, **data.validated_data)
-        return Response(WithdrawalOutputSerializer(decided).data)
+
+        def execute():
+            decided = type(self).decide(withdrawal_id=withdrawal.pk, operator=request.user, **data.validated_data)
+            return Response(WithdrawalOutputSerializer(decided).data)
+
+        return idempotent(request, f"ops-withdrawal-{type(self).decide.__name__}", execute)
 
 
 _DECISION_SCHEMA = {
+    "parameters": [IDEMPOTENCY_HEADER],
     "request": _WithdrawalDecisionApi.InputSerializer,
     "responses": {200: WithdrawalOutputSerializer, 403: ErrorSerializer, 404: ErrorSerializer, **MONEY_ERRORS},
 }

@@ -149,6 +149,9 @@ REST_FRAMEWORK = {
         "auth": env("THROTTLE_AUTH", default="20/min"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
+    # Trust X-Forwarded-For only from this many proxies in front of the app;
+    # otherwise a client could pick its own throttle identity.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Copy-trading platform API",

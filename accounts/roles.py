@@ -1,0 +1,57 @@
+"""Operator roles: permission groups, one per job, each with what the job needs and nothing else.
+
+Created by migration 0003 and kept in step after every migrate or flush (a
+``post_migrate`` handler), so permissions added by later apps reach the groups.
+"""
+
+from __future__ import annotations
+
+OPERATOR_GROUPS: dict[str, list[str]] = {
+    "Finance": [
+        "accounts.credit_deposit",
+        "accounts.review_withdrawal",
+        "accounts.view_withdrawal",
+        "accounts.view_ledgeraccount",
+        "accounts.view_journalentry",
+        "accounts.view_posting",
+        "accounts.view_hold",
+        "accounts.view_ledgerauditrun",
+        "accounts.view_user",
+    ],
+    "Risk operators": [
+        "accounts.view_ledgeraccount",
+        "accounts.view_user",
+        "django_celery_beat.view_periodictask",
+        "django_celery_beat.change_periodictask",
+        "django_celery_beat.view_crontabschedule",
+        "django_celery_beat.add_crontabschedule",
+    ],
+    "Campaign operators": [
+        "accounts.view_user",
+    ],
+}
+
+
+def operator_groups_sync(apps) -> None:
+    """Create the operator groups and grant their permissions (never removes an operator's additions).
+
+    ``apps`` is a migration's historical registry or ``django.apps.apps``.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        # Permissions are normally created after all migrations; make them exist now.
+        previous = getattr(app_config, "models_module", None)
+        app_config.models_module = previous or True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = previous
+
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for name, perms in OPERATOR_GROUPS.items():
+        group, _ = group_model.objects.get_or_create(name=name)
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            wanted.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.add(*wanted)

@@ -129,7 +129,10 @@ def test_other_groups_cannot_decide_a_withdrawal_in_the_admin_or_the_api(user, w
     response = admin_decide(admin_client(staff), action, withdrawal, "not my job")
     assert response.status_code == 403
     response = api_client(staff).post(
-        f"/api/v1/ops/withdrawals/{withdrawal.pk}/{action}", {"reason": "not my job"}, format="json"
+        f"/api/v1/ops/withdrawals/{withdrawal.pk}/{action}",
+        {"reason": "not my job"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=f"{group}-{action}",
     )
     assert response.status_code == 403
     assert response.data["code"] == "permission_denied"
@@ -213,7 +216,10 @@ def test_approving_a_rejected_withdrawal_in_the_admin_reports_it_and_changes_not
 @pytest.mark.parametrize("action", ["approve", "reject"])
 def test_finance_decides_withdrawals_through_the_api(user, withdrawal, finance_operator, action):
     response = api_client(finance_operator).post(
-        f"/api/v1/ops/withdrawals/{withdrawal.pk}/{action}", {"reason": "reviewed"}, format="json"
+        f"/api/v1/ops/withdrawals/{withdrawal.pk}/{action}",
+        {"reason": "reviewed"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=f"review-{action}",
     )
     assert response.status_code == 200, response.data
     withdrawal.refresh_from_db()

@@ -221,6 +221,10 @@ class Hold(models.Model):
     status = models.CharField(max_length=16, choices=HoldStatus.choices, default=HoldStatus.ACTIVE)
     idempotency_key = models.CharField(max_length=200, unique=True)
     reason = models.CharField(max_length=200, blank=True, default="")
+    # The entry that captured it: a capture is retried by its own key, never by another hold's.
+    capture_entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="captured_hold"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 

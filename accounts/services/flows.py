@@ -11,8 +11,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.errors import InvalidInput, InvalidState
-from accounts.lock_objects import lock_withdrawal
+from accounts.errors import IdempotencyConflict, InvalidInput, InvalidState
+from accounts.lock_objects import lock_accounts, lock_withdrawal
 from accounts.models import AccountKind, JournalEntry, User, Withdrawal, WithdrawalStatus
 from accounts.money import parse_amount
 from accounts.services.accounts import account_open, platform_account
@@ -53,11 +53,15 @@ def withdrawal_request(*, user: User, amount: Decimal, address: str, idempotency
     if not address:
         raise InvalidInput("address", "a destination address is required")
     key = f"withdrawal:{user.pk}:{idempotency_key}"
+    spot = account_open(owner=user, kind=AccountKind.SPOT)
     with transaction.atomic():
+        # Under the account lock a racing twin has committed or not started: no duplicate insert.
+        lock_accounts([spot.pk])
         existing = Withdrawal.objects.filter(idempotency_key=key).first()
         if existing is not None:
+            if (existing.amount, existing.address) != (amount, address):
+                raise IdempotencyConflict(f"idempotency key {idempotency_key!r} was used for another withdrawal")
             return existing
-        spot = account_open(owner=user, kind=AccountKind.SPOT)
         hold = hold_place(account_id=spot.pk, amount=amount, idempotency_key=key, reason="withdrawal")
         return Withdrawal.objects.create(
             user=user, account=spot, amount=amount, address=address, hold=hold, idempotency_key=key

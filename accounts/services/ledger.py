@@ -195,11 +195,12 @@ def hold_capture(
     """
     with transaction.atomic():
         hold = lock_hold(hold_id)
-        entry = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
-        if entry is not None and hold.status == HoldStatus.CAPTURED:
-            return entry
+        if hold.status == HoldStatus.CAPTURED and hold.capture_entry.idempotency_key == idempotency_key:
+            return hold.capture_entry
         if hold.status != HoldStatus.ACTIVE:
             raise InvalidState(f"hold {hold.pk} is {hold.status}")
+        if JournalEntry.objects.filter(idempotency_key=idempotency_key).exists():
+            raise IdempotencyConflict(f"idempotency key {idempotency_key!r} already belongs to another entry")
         amount = hold.amount if amount is None else parse_amount(amount)
         if amount > hold.amount:
             raise InvalidInput("amount", f"cannot capture more than the hold ({hold.amount})")
@@ -214,8 +215,9 @@ def hold_capture(
         )
         hold.captured = amount
         hold.status = HoldStatus.CAPTURED
+        hold.capture_entry = entry
         hold.closed_at = timezone.now()
-        hold.save(update_fields=["captured", "status", "closed_at"])
+        hold.save(update_fields=["captured", "status", "capture_entry", "closed_at"])
     return entry
 
 

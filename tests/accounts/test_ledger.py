@@ -121,3 +121,27 @@ def test_an_entry_records_who_and_why(user, finance_operator):
     )
     assert entry.actor == finance_operator
     assert entry.reason == "wire 123"
+
+
+def test_a_capture_key_that_belongs_to_another_hold_is_refused_and_nothing_is_captured(user, fund):
+    fund(user, "100")
+    first = hold_place(account_id=spot(user).pk, amount=Decimal("10"), idempotency_key="h1")
+    second = hold_place(account_id=spot(user).pk, amount=Decimal("10"), idempotency_key="h2")
+    custody = platform_account(kind=AccountKind.EXTERNAL_CUSTODY)
+    hold_capture(hold_id=first.pk, destination_id=custody.pk, kind="w", idempotency_key="cap")
+    with pytest.raises(IdempotencyConflict):
+        hold_capture(hold_id=second.pk, destination_id=custody.pk, kind="w", idempotency_key="cap")
+    second.refresh_from_db()
+    assert second.status == HoldStatus.ACTIVE
+    assert (spot(user).balance, spot(user).held) == (Decimal("90"), Decimal("10"))
+    assert ledger_audit().ok
+
+
+def test_a_withdrawal_key_reused_for_a_different_amount_is_an_error(user, fund):
+    from accounts.services.flows import withdrawal_request
+
+    fund(user, "100")
+    withdrawal_request(user=user, amount=Decimal("10"), address="addr", idempotency_key="w")
+    with pytest.raises(IdempotencyConflict):
+        withdrawal_request(user=user, amount=Decimal("11"), address="addr", idempotency_key="w")
+    assert spot(user).held == Decimal("10")

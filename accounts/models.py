@@ -82,6 +82,8 @@ class AccountKind(models.TextChoices):
     PROTECTED = "protected", "Protected sub-account"
     COLLATERAL = "collateral", "Collateral"
     EXPERIENCE_VOUCHER = "experience_voucher", "Experience voucher"
+    # The isolated margin of one trading account's positions (ref = the trading account's id).
+    POSITION_MARGIN = "position_margin", "Isolated position margin"
     # platform-owned
     HOUSE = "house", "House (counterparty)"
     INSURANCE_FUND = "insurance_fund", "Insurance fund"

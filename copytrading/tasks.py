@@ -1,1 +1,31 @@
-"""Thin Celery tasks of copytrading: take ids, re-fetch, call a service."""
+"""Thin Celery tasks of the futures venue: take ids, call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+
+@shared_task(queue="risk", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def risk_sweep_run(market_id: int, tick_id: int) -> int:
+    """Sweep a market after a price tick (idempotent per (market, tick))."""
+    from copytrading.services.liquidation import risk_sweep
+
+    sweep = risk_sweep(market_id=market_id, tick_id=tick_id)
+    return sweep.liquidated if sweep else 0
+
+
+@shared_task(queue="default", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def outbox_deliver() -> int:
+    """Deliver pending "position closed" events to every registered consumer."""
+    from copytrading.services.outbox import outbox_deliver_pending
+
+    return outbox_deliver_pending()
+
+
+@shared_task(queue="settlement", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def funding_settle() -> int:
+    """Exchange funding for every active market at the funding time just passed (00:00, 08:00, 16:00 UTC)."""
+    from copytrading.services.funding import funding_settle_due
+
+    return funding_settle_due()

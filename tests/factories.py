@@ -59,3 +59,38 @@ def spot(user: User) -> LedgerAccount:
 
 def futures(user: User) -> LedgerAccount:
     return LedgerAccount.objects.get(owner=user, kind=AccountKind.FUTURES)
+
+
+class MarketFactory(factory.django.DjangoModelFactory):
+    """BTCUSDT-like defaults: tick 0.01, step 0.001, 0.06 % taker fee, 0.5 % maintenance."""
+
+    class Meta:
+        model = "copytrading.Market"
+        django_get_or_create = ("symbol",)
+
+    symbol = "BTCUSDT"
+    base_asset = "BTC"
+    price_tick = Decimal("0.01")
+    qty_step = Decimal("0.001")
+    min_qty = Decimal("0.001")
+    max_order_qty = Decimal("100")
+    max_leverage = 125
+    maintenance_margin_rate = Decimal("0.005")
+    taker_fee_rate = Decimal("0.0006")
+    funding_rate = Decimal("0.0001")
+    mark_price = Decimal("60000")
+
+
+def fund_futures(user: User, amount: str | Decimal) -> LedgerAccount:
+    """Deposit ``amount`` and move it to the user's futures account."""
+    from accounts.services.flows import transfer_create
+
+    fund_spot(user, amount)
+    transfer_create(
+        user=user,
+        source_kind="spot",
+        destination_kind="futures",
+        amount=Decimal(amount),
+        idempotency_key=uuid.uuid4().hex,
+    )
+    return futures(user)

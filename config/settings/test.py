@@ -7,9 +7,10 @@ SECRET_KEY = "test-secret-key-not-for-production-use-0123456789"
 DEBUG = False
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/copytrading")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Own Redis databases (broker 2, cache 3): a developer's `make run` on db 0 never sees test messages.
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/2")
 # Cache on its own Redis database so a test's cache.clear() never touches the broker.
-CACHE_REDIS_URL = env("CACHE_REDIS_URL", default="redis://127.0.0.1:6379/1")
+CACHE_REDIS_URL = env("CACHE_REDIS_URL", default="redis://127.0.0.1:6379/3")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL}}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = False

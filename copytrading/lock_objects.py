@@ -1,0 +1,45 @@
+"""Row locks of the futures venue, in one global order.
+
+1. the trading accounts' ledger rows and their isolated-margin accounts (user rows, by id);
+2. positions, by id;
+3. platform ledger rows (house, fees, insurance), taken last by the ledger service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from accounts.lock_objects import lock_accounts
+from accounts.models import AccountKind, LedgerAccount
+from accounts.services.accounts import account_open
+from copytrading.models import Position, PositionStatus
+
+
+@dataclass
+class Book:
+    """A trading account and its isolated-margin account, both locked."""
+
+    wallet: LedgerAccount
+    margin: LedgerAccount
+
+
+def margin_account_for(wallet: LedgerAccount) -> LedgerAccount:
+    return account_open(owner=wallet.owner, kind=AccountKind.POSITION_MARGIN, ref=str(wallet.pk))
+
+
+def lock_books(wallets: Iterable[LedgerAccount]) -> dict[int, Book]:
+    """Lock trading accounts and their margin accounts (opened on first use), keyed by wallet id."""
+    wallets = list(wallets)
+    margins = {w.pk: margin_account_for(w) for w in wallets}
+    locked = lock_accounts([w.pk for w in wallets] + [m.pk for m in margins.values()])
+    return {w.pk: Book(wallet=locked[w.pk], margin=locked[margins[w.pk].pk]) for w in wallets}
+
+
+def lock_open_positions(position_ids: Iterable[int]) -> list[Position]:
+    return list(
+        Position.objects.filter(pk__in=sorted(set(position_ids)), status=PositionStatus.OPEN)
+        .select_related("market")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )

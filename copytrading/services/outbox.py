@@ -1,0 +1,83 @@
+"""The outbox: closes write events in their own transaction; a task delivers them to each consumer once."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+
+from copytrading.events import CONSUMERS
+from copytrading.models import OutboxDelivery, OutboxEvent, PositionClose
+
+logger = logging.getLogger(__name__)
+
+# Events handled per transaction: one consumer's handler runs per event inside
+# it, so a batch bounds how much one slow consumer holds locks for.
+DELIVERY_BATCH = 200
+
+
+def position_closed_payload(close: PositionClose) -> dict:
+    position = close.position
+    return {
+        "close_id": close.pk,
+        "position_id": position.pk,
+        "account_id": position.account_id,
+        "owner_id": position.account.owner_id,
+        "market": position.market.symbol,
+        "slot": position.slot,
+        "side": position.side,
+        "margin_mode": position.margin_mode,
+        "qty": format(close.qty, "f"),
+        "price": format(close.price, "f"),
+        "realised_pnl": format(close.realised_pnl, "f"),
+        "fee": format(close.fee, "f"),
+        "funding": format(close.funding, "f"),
+        "margin_lost": format(close.margin_lost, "f"),
+        "reason": close.reason,
+        "full": position.qty == 0,
+        "opened_at": position.opened_at.isoformat(),
+        "closed_at": close.created_at.isoformat(),
+    }
+
+
+def events_write(closes: list[PositionClose]) -> list[OutboxEvent]:
+    """Write one "position closed" event per close (inside the caller's transaction)."""
+    events = OutboxEvent.objects.bulk_create(
+        OutboxEvent(kind="position_closed", payload=position_closed_payload(c)) for c in closes
+    )
+    if events:
+        from copytrading.tasks import outbox_deliver
+
+        transaction.on_commit(outbox_deliver.delay)
+    return events
+
+
+def outbox_deliver_pending(*, consumer: str | None = None, batch: int = DELIVERY_BATCH) -> int:
+    """Deliver undelivered events to each registered consumer; return the number of deliveries made.
+
+    Each event is locked (skipping ones another worker holds), handled, and its
+    delivery row inserted in one transaction: a crash before commit leaves it
+    undelivered, a second run after commit finds it delivered.
+    """
+    delivered = 0
+    for name, handler in list(CONSUMERS.items()):
+        if consumer and name != consumer:
+            continue
+        while True:
+            with transaction.atomic():
+                events = list(
+                    OutboxEvent.objects.exclude(deliveries__consumer=name)
+                    .order_by("pk")
+                    .select_for_update(skip_locked=True)[:batch]
+                )
+                for event in events:
+                    try:
+                        with transaction.atomic():
+                            handler(event.payload)
+                            OutboxDelivery.objects.create(event=event, consumer=name)
+                    except IntegrityError:
+                        continue  # delivered meanwhile by another worker
+                    delivered += 1
+            if len(events) < batch:
+                break
+    return delivered

@@ -1,0 +1,39 @@
+"""Mark prices: one service for every source (operators, replayed files, the simulator). (R-MG-08)"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import InvalidInput
+from accounts.money import parse_amount
+from copytrading.models import Market, MarkPrice, PriceSource
+
+
+def mark_price_set(
+    *,
+    market: Market,
+    price: Decimal,
+    source: str = PriceSource.OPERATOR,
+    actor_id: int | None = None,
+    at: datetime | None = None,
+) -> MarkPrice:
+    """Record a new mark price and queue the market's risk sweep for this tick (after commit)."""
+    price = parse_amount(price, field="price")
+    if source not in PriceSource.values:
+        raise InvalidInput("source", f"must be one of {', '.join(PriceSource.values)}")
+    if price % market.price_tick:
+        raise InvalidInput("price", f"must be a multiple of the price tick {market.price_tick}")
+    at = at or timezone.now()
+    with transaction.atomic():
+        tick = MarkPrice.objects.create(market=market, price=price, source=source, actor_id=actor_id, at=at)
+        Market.objects.filter(pk=market.pk).update(mark_price=price, mark_price_at=at)
+        market.mark_price, market.mark_price_at = price, at
+
+        from copytrading.tasks import risk_sweep_run
+
+        transaction.on_commit(lambda: risk_sweep_run.delay(market.pk, tick.pk))
+    return tick

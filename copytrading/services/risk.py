@@ -1,0 +1,152 @@
+"""Account risk: equity, margin in use, and the estimated liquidation prices kept on positions. (R-MG-04, R-MG-06)"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from accounts.models import LedgerAccount
+from accounts.money import ZERO
+from copytrading import margin as m
+from copytrading.models import MarginMode, Market, Position, PositionStatus
+
+
+def mark_of(market: Market) -> Decimal:
+    if market.mark_price is None:
+        raise ValueError(f"{market.symbol} has no mark price yet")
+    return market.mark_price
+
+
+def unrealised(position: Position, price: Decimal) -> Decimal:
+    return m.pnl(sign=position.sign, qty=position.qty, entry=position.entry_price, price=price)
+
+
+@dataclass
+class CrossState:
+    """The cross side of one trading account at current marks."""
+
+    free: Decimal  # balance − held
+    upnl: Decimal
+    maintenance: Decimal
+    initial: Decimal
+
+    @property
+    def equity(self) -> Decimal:
+        return self.free + self.upnl
+
+    @property
+    def available(self) -> Decimal:
+        # Unrealised gains are not lent out as margin; unrealised losses reduce it.
+        return self.free - self.initial + min(self.upnl, ZERO)
+
+    @property
+    def liquidatable(self) -> bool:
+        return self.maintenance > 0 and self.equity < self.maintenance
+
+
+def open_cross_positions(wallet_id: int) -> list[Position]:
+    return list(
+        Position.objects.filter(account_id=wallet_id, status=PositionStatus.OPEN, margin_mode=MarginMode.CROSS)
+        .select_related("market")
+        .order_by("pk")
+    )
+
+
+def cross_state(wallet: LedgerAccount, positions: Iterable[Position]) -> CrossState:
+    upnl = maint = initial = ZERO
+    for p in positions:
+        price = mark_of(p.market)
+        upnl += unrealised(p, price)
+        maint += m.maintenance_margin(qty=p.qty, price=price, rate=p.market.maintenance_margin_rate)
+        initial += p.margin
+    return CrossState(free=wallet.balance - wallet.held, upnl=upnl, maintenance=maint, initial=initial)
+
+
+def isolated_liquidation_price(position: Position) -> Decimal | None:
+    market = position.market
+    return m.isolated_liquidation_price(
+        sign=position.sign,
+        qty=position.qty,
+        entry=position.entry_price,
+        margin=position.margin,
+        mmr=market.maintenance_margin_rate,
+        tick=market.price_tick,
+    )
+
+
+def cross_prices(wallet: LedgerAccount, positions: list[Position]) -> tuple[dict[int, Decimal | None], bool]:
+    """Estimated liquidation price per cross position, and whether the account needs exact sweeps.
+
+    An account whose cross positions are all in one market on one side has an
+    exact liquidation price. Otherwise (several markets, or both sides) the
+    estimate holds other markets at their current marks, so the sweep
+    re-evaluates the account exactly on every tick of any market it holds.
+    """
+    by_market: dict[int, list[Position]] = defaultdict(list)
+    for p in positions:
+        by_market[p.market_id].append(p)
+    multi = len(by_market) > 1 or len({p.side for p in positions}) > 1
+    free = wallet.balance - wallet.held
+    prices: dict[int, Decimal | None] = {}
+    for market_id, group in by_market.items():
+        others = [p for p in positions if p.market_id != market_id]
+        cushion = free
+        for p in others:
+            price = mark_of(p.market)
+            cushion += unrealised(p, price) - m.maintenance_margin(
+                qty=p.qty, price=price, rate=p.market.maintenance_margin_rate
+            )
+        for side in {p.side for p in group}:
+            legs = [p for p in group if p.side == side]
+            opposite = [p for p in group if p.side != side]
+            side_cushion = cushion
+            for p in opposite:  # held at the current mark: an estimate, the sweep checks exactly
+                price = mark_of(p.market)
+                side_cushion += unrealised(p, price) - m.maintenance_margin(
+                    qty=p.qty, price=price, rate=p.market.maintenance_margin_rate
+                )
+            market = group[0].market
+            price = m.cross_liquidation_price(
+                legs=[m.Leg(p.sign, p.qty, p.entry_price) for p in legs],
+                cushion=side_cushion,
+                mmr=market.maintenance_margin_rate,
+                tick=market.price_tick,
+            )
+            for p in legs:
+                prices[p.pk] = price
+    return prices, multi
+
+
+def account_risk_refresh(wallet: LedgerAccount) -> None:
+    """Recompute the liquidation prices of an account's cross positions after its balance or positions changed.
+
+    Call inside the transaction that made the change, with the wallet locked.
+    """
+    accounts_risk_refresh([wallet])
+
+
+def accounts_risk_refresh(wallets: list[LedgerAccount]) -> None:
+    """``account_risk_refresh`` for many accounts: one read, one bulk write."""
+    by_wallet: dict[int, list[Position]] = defaultdict(list)
+    for p in (
+        Position.objects.filter(
+            account_id__in=[w.pk for w in wallets], status=PositionStatus.OPEN, margin_mode=MarginMode.CROSS
+        )
+        .select_related("market")
+        .order_by("pk")
+    ):
+        by_wallet[p.account_id].append(p)
+    changed = []
+    for wallet in wallets:
+        positions = by_wallet.get(wallet.pk)
+        if not positions:
+            continue
+        prices, multi = cross_prices(wallet, positions)
+        for p in positions:
+            if p.liquidation_price != prices[p.pk] or p.cross_multi != multi:
+                p.liquidation_price, p.cross_multi = prices[p.pk], multi
+                changed.append(p)
+    if changed:
+        Position.objects.bulk_update(changed, ["liquidation_price", "cross_multi"])

@@ -41,6 +41,21 @@ JOBS: tuple[Job, ...] = (
         hour="0",
         description="Daily proof that the ledger balances (00:30 platform time).",
     ),
+    Job(
+        name="funding",
+        task="copytrading.tasks.funding_settle",
+        minute="0",
+        hour="0,8,16",
+        timezone="UTC",
+        queue="settlement",
+        description="Funding between longs and shorts at 00:00, 08:00 and 16:00 UTC (R-MG-07).",
+    ),
+    Job(
+        name="outbox-deliver",
+        task="copytrading.tasks.outbox_deliver",
+        minute="*",
+        description="Deliver position-closed events a crashed worker left undelivered.",
+    ),
 )
 
 

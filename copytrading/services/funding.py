@@ -34,12 +34,13 @@ def funding_time_at_or_before(moment: datetime) -> datetime:
 
 
 def funding_settle_due(*, now: datetime | None = None) -> int:
-    """Run funding for every active, priced market at the latest funding time; return positions settled."""
+    """Run funding for every active, priced market at the latest funding time; return positions settled now."""
     funding_time = funding_time_at_or_before(now or timezone.now())
+    done = FundingRun.objects.filter(funding_time=funding_time, completed_at__isnull=False).values("market_id")
     total = 0
-    for market in Market.objects.filter(is_active=True, mark_price__isnull=False).order_by("pk"):
-        run = funding_run(market=market, funding_time=funding_time)
-        total += run.positions if run else 0
+    markets = Market.objects.filter(is_active=True, mark_price__isnull=False).exclude(pk__in=done).order_by("pk")
+    for market in markets:
+        total += funding_run(market=market, funding_time=funding_time).positions
     return total
 
 

@@ -29,9 +29,18 @@ def margin_account_for(wallet: LedgerAccount) -> LedgerAccount:
 
 
 def lock_books(wallets: Iterable[LedgerAccount]) -> dict[int, Book]:
-    """Lock trading accounts and their margin accounts (opened on first use), keyed by wallet id."""
+    """Lock trading accounts and their margin accounts (opened on first use), keyed by wallet id.
+
+    One query finds the margin accounts of all the wallets; only missing ones are opened one by one.
+    """
     wallets = list(wallets)
-    margins = {w.pk: margin_account_for(w) for w in wallets}
+    margins = {
+        int(a.ref): a
+        for a in LedgerAccount.objects.filter(kind=AccountKind.POSITION_MARGIN, ref__in=[str(w.pk) for w in wallets])
+    }
+    for w in wallets:
+        if w.pk not in margins:
+            margins[w.pk] = margin_account_for(w)
     locked = lock_accounts([w.pk for w in wallets] + [m.pk for m in margins.values()])
     return {w.pk: Book(wallet=locked[w.pk], margin=locked[margins[w.pk].pk]) for w in wallets}
 

@@ -6,6 +6,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 
+from accounts.models import LedgerAccount
 from copytrading.events import CONSUMERS
 from copytrading.models import OutboxDelivery, OutboxEvent, PositionClose
 
@@ -16,13 +17,13 @@ logger = logging.getLogger(__name__)
 DELIVERY_BATCH = 200
 
 
-def position_closed_payload(close: PositionClose) -> dict:
+def position_closed_payload(close: PositionClose, owner_id: int) -> dict:
     position = close.position
     return {
         "close_id": close.pk,
         "position_id": position.pk,
         "account_id": position.account_id,
-        "owner_id": position.account.owner_id,
+        "owner_id": owner_id,
         "market": position.market.symbol,
         "slot": position.slot,
         "side": position.side,
@@ -42,8 +43,12 @@ def position_closed_payload(close: PositionClose) -> dict:
 
 def events_write(closes: list[PositionClose]) -> list[OutboxEvent]:
     """Write one "position closed" event per close (inside the caller's transaction)."""
+    owners = dict(
+        LedgerAccount.objects.filter(pk__in={c.position.account_id for c in closes}).values_list("pk", "owner_id")
+    )
     events = OutboxEvent.objects.bulk_create(
-        OutboxEvent(kind="position_closed", payload=position_closed_payload(c)) for c in closes
+        OutboxEvent(kind="position_closed", payload=position_closed_payload(c, owners[c.position.account_id]))
+        for c in closes
     )
     if events:
         from copytrading.tasks import outbox_deliver

@@ -25,6 +25,14 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         "django_celery_beat.change_periodictask",
         "django_celery_beat.view_crontabschedule",
         "django_celery_beat.add_crontabschedule",
+        # Markets and the operator price feed (R-MG-01, R-MG-08); positions and orders to investigate.
+        "copytrading.set_mark_price",
+        "copytrading.view_market",
+        "copytrading.change_market",
+        "copytrading.view_markprice",
+        "copytrading.view_position",
+        "copytrading.view_positionclose",
+        "copytrading.view_order",
     ],
     "Campaign operators": [
         "accounts.view_user",
@@ -53,5 +61,16 @@ def operator_groups_sync(apps) -> None:
         wanted = []
         for perm in perms:
             app_label, codename = perm.split(".")
+            if not _has_app(apps, app_label):
+                # An app migrated later than this migration: the post_migrate sync grants it.
+                continue
             wanted.append(permission_model.objects.get(content_type__app_label=app_label, codename=codename))
         group.permissions.add(*wanted)
+
+
+def _has_app(apps, app_label: str) -> bool:
+    try:
+        apps.get_app_config(app_label)
+    except LookupError:
+        return False
+    return True

@@ -38,6 +38,7 @@ class Market(models.Model):
 
     class Meta:
         ordering = ["symbol"]
+        permissions = [("set_mark_price", "Can set a market's mark price (operator price feed)")]
         constraints = [
             models.CheckConstraint(condition=Q(price_tick__gt=0), name="market_price_tick_positive"),
             models.CheckConstraint(condition=Q(qty_step__gt=0), name="market_qty_step_positive"),

@@ -81,6 +81,8 @@ def order_place(
             return existing
         market = tradable_market(market)
         setting = market_setting_get(account=account, market=market)
+        # A maximum lowered since the setting was chosen caps it.
+        setting.leverage = min(setting.leverage, market.max_leverage)
         price = market.mark_price
         requested = _order_qty(market=market, qty=qty, margin=margin, leverage=setting.leverage, price=price)
         filled = min(requested, market.max_order_qty)

@@ -39,7 +39,10 @@ def position_close(
     if amount < position.qty:
         amount = m.round_step_down(amount, position.market.qty_step)
         if amount < position.market.min_qty:
-            raise InvalidInput("qty", f"below the minimum {position.market.min_qty}; close the whole position instead")
+            raise InvalidInput(
+                "fraction" if fraction is not None else "qty",
+                f"closes less than the minimum {position.market.min_qty}; close the whole position instead",
+            )
     return order_place(
         account=position.account,
         market=position.market,
@@ -53,7 +56,9 @@ def position_close(
     )
 
 
-def position_margin_adjust(*, position: Position, amount: Decimal, idempotency_key: str) -> Position:
+def position_margin_adjust(
+    *, position: Position, amount: Decimal, idempotency_key: str, actor_id: int | None = None
+) -> Position:
     """Add (amount > 0) or remove (amount < 0) isolated margin.
 
     Removal leaves at least the initial margin at the current mark, counting
@@ -89,7 +94,10 @@ def position_margin_adjust(*, position: Position, amount: Decimal, idempotency_k
                 )
             moves.move(book.margin.pk, book.wallet.pk, -amount)
         moves.post(
-            kind="position_margin", key=f"margin:{position.pk}:{idempotency_key}", reference=f"position:{position.pk}"
+            kind="position_margin",
+            key=f"margin:{position.pk}:{idempotency_key}",
+            reference=f"position:{position.pk}",
+            actor_id=actor_id,
         )
         position.margin += amount
         position.liquidation_price = isolated_liquidation_price(position)

@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.errors import InvalidInput
@@ -30,8 +31,10 @@ def mark_price_set(
     at = at or timezone.now()
     with transaction.atomic():
         tick = MarkPrice.objects.create(market=market, price=price, source=source, actor_id=actor_id, at=at)
-        Market.objects.filter(pk=market.pk).update(mark_price=price, mark_price_at=at)
-        market.mark_price, market.mark_price_at = price, at
+        # A tick older than the current mark (a replayed file after live prices) is history only.
+        current = Market.objects.filter(pk=market.pk).filter(Q(mark_price_at__isnull=True) | Q(mark_price_at__lte=at))
+        if current.update(mark_price=price, mark_price_at=at):
+            market.mark_price, market.mark_price_at = price, at
 
         from copytrading.tasks import risk_sweep_run
 

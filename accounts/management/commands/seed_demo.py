@@ -1,7 +1,7 @@
-"""Demo data: an operator, a lead trader and two followers with funded accounts.
+"""Demo data: an operator, a lead trader and two followers with funded accounts, and the demo markets.
 
 Idempotent: running it again finds the same users and credits nothing twice
-(every deposit carries a fixed idempotency key).
+(every deposit carries a fixed idempotency key); existing markets are left as they are.
 """
 
 from decimal import Decimal
@@ -13,6 +13,7 @@ from django.db import transaction
 from accounts.models import AccountKind, User
 from accounts.services.accounts import user_open_default_accounts
 from accounts.services.flows import deposit_credit, transfer_create
+from copytrading.services.demo import markets_seed_demo
 
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_USERS = [
@@ -25,7 +26,7 @@ DEMO_USERS = [
 
 
 class Command(BaseCommand):
-    help = "Load demo users with funded accounts and print their logins."
+    help = "Load demo users with funded accounts and the demo markets (BTCUSDT, ETHUSDT, SOLUSDT); print the logins."
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -50,9 +51,11 @@ class Command(BaseCommand):
                     amount=to_futures,
                     idempotency_key=f"demo:{email}",
                 )
+        markets = markets_seed_demo()
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for email, role, _deposit, _futures in DEMO_USERS:
             self.stdout.write(f"  {role:<12} {email}")
+        self.stdout.write("Demo markets: " + ", ".join(f"{m.symbol} @ {m.mark_price.normalize():f}" for m in markets))
 
     def _user(self, email: str, staff: bool = False) -> User:
         user = User.objects.filter(email=email).first()

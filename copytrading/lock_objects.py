@@ -36,7 +36,11 @@ def lock_books(wallets: Iterable[LedgerAccount]) -> dict[int, Book]:
     wallets = list(wallets)
     margins = {
         int(a.ref): a
-        for a in LedgerAccount.objects.filter(kind=AccountKind.POSITION_MARGIN, ref__in=[str(w.pk) for w in wallets])
+        for a in LedgerAccount.objects.filter(
+            owner_id__in={w.owner_id for w in wallets},
+            kind=AccountKind.POSITION_MARGIN,
+            ref__in=[str(w.pk) for w in wallets],
+        )
     }
     for w in wallets:
         if w.pk not in margins:
@@ -52,3 +56,16 @@ def lock_open_positions(position_ids: Iterable[int]) -> list[Position]:
         .order_by("pk")
         .select_for_update(of=("self",))
     )
+
+
+def refresh_balances(wallets: Iterable[LedgerAccount]) -> None:
+    """Re-read the balances of (locked) accounts after the ledger posted to them, in one query."""
+    wallets = list(wallets)
+    fresh = dict(
+        (pk, (balance, held))
+        for pk, balance, held in LedgerAccount.objects.filter(pk__in=[w.pk for w in wallets]).values_list(
+            "pk", "balance", "held"
+        )
+    )
+    for w in wallets:
+        w.balance, w.held = fresh[w.pk]

@@ -24,6 +24,7 @@ from accounts.errors import IdempotencyConflict, InsufficientFunds, InvalidInput
 from accounts.lock_objects import lock_accounts, lock_hold
 from accounts.models import Hold, HoldStatus, JournalEntry, LedgerAccount, Posting
 from accounts.money import ZERO, parse_amount
+from config.db import bulk_update_rows
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def entry_post(
             )
             for leg in legs
         )
-        LedgerAccount.objects.bulk_update(accounts.values(), ["balance", "held"])
+        bulk_update_rows(LedgerAccount, list(accounts.values()), ["balance", "held"])
     return entry
 
 

@@ -143,16 +143,15 @@ class Position(models.Model):
                 condition=Q(status="open", side="short"),
                 name="position_liq_short_idx",
             ),
-            models.Index(
-                fields=["market", "take_profit_price"],
-                condition=Q(status="open", take_profit_price__isnull=False),
-                name="position_tp_idx",
-            ),
-            models.Index(
-                fields=["market", "stop_loss_price"],
-                condition=Q(status="open", stop_loss_price__isnull=False),
-                name="position_sl_idx",
-            ),
+            *[
+                models.Index(
+                    fields=["market", f"{kind}_price"],
+                    condition=Q(status="open", side=side, **{f"{kind}_price__isnull": False}),
+                    name=f"position_{abbr}_{side}_idx",
+                )
+                for kind, abbr in (("take_profit", "tp"), ("stop_loss", "sl"))
+                for side in ("long", "short")
+            ],
             models.Index(
                 fields=["market"], condition=Q(status="open", cross_multi=True), name="position_cross_multi_idx"
             ),

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from accounts.models import LedgerAccount
 from accounts.money import ZERO, quantize
-from copytrading.lock_objects import lock_books
+from config.db import bulk_update_rows
+from copytrading.lock_objects import lock_books, refresh_balances
 from copytrading.models import FundingRun, MarginMode, Market, Position, PositionStatus
 from copytrading.services.fills import Movements, Platform, wallet_free
 from copytrading.services.risk import accounts_risk_refresh, isolated_liquidation_price
@@ -107,12 +108,11 @@ def _settle(run: FundingRun, position_ids: list[int]) -> None:
             p.funding_paid -= received
         if p.margin_mode == MarginMode.ISOLATED:
             p.liquidation_price = isolated_liquidation_price(p)
-    Position.objects.bulk_update(positions, ["margin", "funding_paid", "liquidation_price"])
+    bulk_update_rows(Position, positions, ["margin", "funding_paid", "liquidation_price"])
     moves.post(
         kind="funding",
         key=f"funding:{run.market_id}:{run.funding_time:%Y%m%d%H}:{position_ids[0]}-{position_ids[-1]}",
         reference=f"funding:{run.pk}",
     )
-    for book in books.values():
-        book.wallet.refresh_from_db(fields=["balance", "held"])
+    refresh_balances([b.wallet for b in books.values()])
     accounts_risk_refresh([b.wallet for b in books.values()])

@@ -17,8 +17,9 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from config.db import bulk_update_rows
 from copytrading import margin as m
-from copytrading.lock_objects import lock_books
+from copytrading.lock_objects import lock_books, refresh_balances
 from copytrading.models import (
     CloseReason,
     MarginMode,
@@ -51,7 +52,8 @@ def sweep_candidates(market: Market, price: Decimal) -> dict[int, set[int]]:
         | Q(cross_multi=True)
     )
     found: dict[int, set[int]] = defaultdict(set)
-    for pk, account_id in open_here.filter(crossed).values_list("pk", "account_id"):
+    # No ORDER BY: the model's default (-id) would make the planner walk the primary key.
+    for pk, account_id in open_here.filter(crossed).order_by().values_list("pk", "account_id"):
         found[account_id].add(pk)
     return found
 
@@ -129,9 +131,9 @@ def _settle_batch(market_id: int, account_ids: list[int], candidates: dict[int, 
                     triggered += 1
 
         if touched:
-            Position.objects.bulk_update(list(touched.values()), POSITION_CLOSE_FIELDS)
+            bulk_update_rows(Position, list(touched.values()), POSITION_CLOSE_FIELDS)
         if topped_up:
-            Position.objects.bulk_update(topped_up, ["margin", "liquidation_price"])
+            bulk_update_rows(Position, topped_up, ["margin", "liquidation_price"])
         if closes or topped_up:
             digest = hashlib.sha256(
                 ",".join(str(c.position_id) for c in closes).encode()
@@ -143,8 +145,7 @@ def _settle_batch(market_id: int, account_ids: list[int], candidates: dict[int, 
                 close.entry = entry
             PositionClose.objects.bulk_create(closes)
             events_write(closes)
-            for book in books.values():
-                book.wallet.refresh_from_db(fields=["balance", "held"])
+            refresh_balances([b.wallet for b in books.values()])
         accounts_risk_refresh([books[a].wallet for a in account_ids])
     return liquidated, triggered
 

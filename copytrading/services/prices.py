@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -13,6 +13,9 @@ from accounts.errors import InvalidInput
 from accounts.money import parse_amount
 from copytrading.models import Market, MarkPrice, PriceSource
 
+# Clocks of price sources drift a little; beyond this a timestamp is a mistake.
+FUTURE_SKEW = timedelta(seconds=60)
+
 
 def mark_price_set(
     *,
@@ -22,21 +25,26 @@ def mark_price_set(
     actor_id: int | None = None,
     at: datetime | None = None,
 ) -> MarkPrice:
-    """Record a new mark price and queue the market's risk sweep for this tick (after commit)."""
+    """Record a new mark price and queue the market's risk sweep for this tick (after commit).
+
+    A tick stamped before the current mark is kept as history only and moves nothing.
+    """
     price = parse_amount(price, field="price")
     if source not in PriceSource.values:
         raise InvalidInput("source", f"must be one of {', '.join(PriceSource.values)}")
     if price % market.price_tick:
         raise InvalidInput("price", f"must be a multiple of the price tick {market.price_tick}")
-    at = at or timezone.now()
+    now = timezone.now()
+    at = at or now
+    if at > now + FUTURE_SKEW:
+        raise InvalidInput("at", f"a price cannot be stamped in the future ({at.isoformat()})")
     with transaction.atomic():
         tick = MarkPrice.objects.create(market=market, price=price, source=source, actor_id=actor_id, at=at)
         # A tick older than the current mark (a replayed file after live prices) is history only.
         current = Market.objects.filter(pk=market.pk).filter(Q(mark_price_at__isnull=True) | Q(mark_price_at__lte=at))
         if current.update(mark_price=price, mark_price_at=at):
             market.mark_price, market.mark_price_at = price, at
+            from copytrading.tasks import risk_sweep_run
 
-        from copytrading.tasks import risk_sweep_run
-
-        transaction.on_commit(lambda: risk_sweep_run.delay(market.pk, tick.pk))
+            transaction.on_commit(lambda: risk_sweep_run.delay(market.pk, tick.pk))
     return tick

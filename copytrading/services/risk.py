@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from accounts.models import LedgerAccount
 from accounts.money import ZERO
+from config.db import bulk_update_rows
 from copytrading import margin as m
 from copytrading.models import MarginMode, Market, Position, PositionStatus
 
@@ -149,4 +150,4 @@ def accounts_risk_refresh(wallets: list[LedgerAccount]) -> None:
                 p.liquidation_price, p.cross_multi = prices[p.pk], multi
                 changed.append(p)
     if changed:
-        Position.objects.bulk_update(changed, ["liquidation_price", "cross_multi"])
+        bulk_update_rows(Position, changed, ["liquidation_price", "cross_multi"])

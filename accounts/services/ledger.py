@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import hooks
 from accounts.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidState
 from accounts.lock_objects import lock_accounts, lock_hold
 from accounts.models import Hold, HoldStatus, JournalEntry, LedgerAccount, Posting
@@ -176,6 +177,7 @@ def hold_place(*, account_id: int, amount: Decimal, idempotency_key: str, reason
         hold = Hold.objects.create(account=account, amount=amount, idempotency_key=idempotency_key, reason=reason)
         account.held += amount
         account.save(update_fields=["held"])
+        hooks.balance_changed(account)
     return hold
 
 
@@ -233,6 +235,7 @@ def hold_release(*, hold_id: int) -> Hold:
         account = lock_accounts([hold.account_id])[hold.account_id]
         account.held -= hold.amount
         account.save(update_fields=["held"])
+        hooks.balance_changed(account)
         hold.status = HoldStatus.RELEASED
         hold.closed_at = timezone.now()
         hold.save(update_fields=["status", "closed_at"])

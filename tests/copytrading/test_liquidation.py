@@ -140,3 +140,49 @@ def test_a_sweep_for_a_tick_runs_once(user, btc):
     mark = mark_price_set(market=btc, price=D("50000"))
     assert risk_sweep(market_id=btc.pk, tick_id=mark.pk).liquidated == 1
     assert risk_sweep(market_id=btc.pk, tick_id=mark.pk) is None
+
+
+def test_take_profit_and_stop_loss_close_at_the_mark_when_the_sweep_sees_them_crossed(user, btc):
+    """R-MG-08: each new price runs the TP/SL checks of its market."""
+    from copytrading.services.positions import position_tpsl_set
+
+    fund_futures(user, "5000")
+    long_position = Position.objects.get(pk=open_btc(user, btc, qty="0.01").position_id)
+    position_tpsl_set(position=long_position, take_profit_price=D("61000"), stop_loss_price=D("59000"))
+    tick(btc, "60999.99")
+    long_position.refresh_from_db()
+    assert long_position.status == PositionStatus.OPEN
+    sweep = tick(btc, "61000")
+    long_position.refresh_from_db()
+    assert (sweep.triggered, long_position.status) == (1, PositionStatus.CLOSED)
+    close = long_position.closes.get()
+    assert (close.reason, close.realised_pnl, close.price) == (CloseReason.TAKE_PROFIT, D("10"), D("61000"))
+    assert close.fee == D("0.366")  # taker fee on a TP close: 610 × 0.0006
+
+    short_position = Position.objects.get(pk=open_btc(user, btc, side="sell", qty="0.01").position_id)
+    position_tpsl_set(position=short_position, take_profit_price=None, stop_loss_price=D("62000"))
+    tick(btc, "62000.5")
+    short_position.refresh_from_db()
+    assert short_position.closes.get().reason == CloseReason.STOP_LOSS
+    assert ledger_audit().ok
+
+
+def test_held_money_is_not_margin_and_moves_the_cross_liquidation_price(user, btc):
+    """R-MG-06: frozen or held amounts are not available margin; holding raises a long's liquidation price."""
+    from accounts.services.ledger import hold_place, hold_release
+
+    fund_futures(user, "1000")
+    position = Position.objects.get(pk=open_btc(user, btc, mode="cross").position_id)
+    position.refresh_from_db()
+    # 996.4 + 0.1 (P − 60,000) = 0.0005 P  →  P = 5,003.6 / 0.0995 = 50,287.437…  → 50,287.44
+    assert position.liquidation_price == D("50287.44")
+    hold = hold_place(account_id=futures(user).pk, amount=D("300"), idempotency_key="frozen")
+    position.refresh_from_db()
+    # cushion 696.4: P = 5,303.6 / 0.0995 = 53,302.51…  → 53,302.52
+    assert position.liquidation_price == D("53302.52")
+    tick(btc, "53302.50")
+    position.refresh_from_db()
+    assert position.status == PositionStatus.CLOSED  # liquidated although 300 more sat in the balance
+    assert futures(user).balance >= D("300")  # the held money itself was never touched
+    hold_release(hold_id=hold.pk)
+    assert ledger_audit().ok

@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound
 from accounts.models import AccountKind
 from accounts.services.accounts import account_open
 from config.api import ErrorSerializer
+from copytrading.margin import round_step_down
 from copytrading.models import Market, Position
 from copytrading.selectors import (
     market_get,
@@ -61,10 +62,11 @@ class MarketField(serializers.CharField):
 
 
 def check_step(market: Market, qty: Decimal, field: str) -> None:
-    if qty % market.qty_step:
-        raise serializers.ValidationError({field: [f"must be a multiple of the quantity step {market.qty_step}"]})
-    if qty < market.min_qty:
-        raise serializers.ValidationError({field: [f"must be at least the minimum quantity {market.min_qty}"]})
+    """Quantities round down to the market's step; what is then below the minimum is refused."""
+    if round_step_down(qty, market.qty_step) < market.min_qty:
+        raise serializers.ValidationError(
+            {field: [f"rounds down to less than the minimum quantity {market.min_qty} (step {market.qty_step})"]}
+        )
 
 
 # --- markets and prices -------------------------------------------------------

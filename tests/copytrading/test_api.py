@@ -271,7 +271,7 @@ def test_orders_list_only_the_callers_own(user, trader, long_position, other_use
         ({"symbol": "BTCUSDT", "side": "buy", "qty": "0"}, "qty"),
         ({"symbol": "BTCUSDT", "side": "buy", "qty": "-1"}, "qty"),
         ({"symbol": "BTCUSDT", "side": "buy", "qty": "0.0000000001"}, "qty"),
-        ({"symbol": "BTCUSDT", "side": "buy", "qty": "0.0015"}, "qty"),  # not a multiple of the 0.001 step
+        ({"symbol": "BTCUSDT", "side": "buy", "qty": "0.0009"}, "qty"),  # rounds down to 0 < minimum 0.001
         ({"symbol": "BTCUSDT", "side": "buy", "qty": "abc"}, "qty"),
         ({"symbol": "BTCUSDT", "side": "buy", "qty": 0.1}, "qty"),  # a JSON float
         ({"symbol": "BTCUSDT", "side": "buy", "qty": True}, "qty"),
@@ -595,3 +595,10 @@ def test_an_order_on_a_market_not_trading_is_refused_on_the_symbol(user, trader,
     assert response.status_code == 400
     assert "symbol" in response.data["fields"]
     assert ledger_state(user) == before
+
+
+def test_a_quantity_between_steps_rounds_down_to_the_step(user, trader):
+    """R-MG-01: quantities round down to the market's step."""
+    response = post(trader, ORDERS, {"symbol": "BTCUSDT", "side": "buy", "qty": "0.0015"})
+    assert response.status_code == 201, response.data
+    assert response.data["filled_qty"] == "0.00100000"

@@ -7,6 +7,7 @@ class CopytradingConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import hooks
+        from copytrading import consumers  # noqa: F401 - registers the event consumers
         from copytrading.services.wallet import wallet_changed, wallet_withdrawable
 
         hooks.register_withdrawable(wallet_withdrawable)

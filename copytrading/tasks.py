@@ -29,3 +29,11 @@ def funding_settle() -> int:
     from copytrading.services.funding import funding_settle_due
 
     return funding_settle_due()
+
+
+@shared_task(queue="copy", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def copy_fanout_run(lead_order_id: int) -> int:
+    """Copy a lead's fill to its followings (idempotent per (fill, following))."""
+    from copytrading.services.fanout import copy_fanout
+
+    return copy_fanout(lead_order_id=lead_order_id)

@@ -1,5 +1,18 @@
 """Futures venue and copy trading data. Split by concern; import from here."""
 
+from copytrading.models.copy import (
+    CopyDecision,
+    CopySettings,
+    Following,
+    FollowingStatus,
+    FollowMode,
+    LeadTrader,
+    LeadTraderStatus,
+    LeverageChoice,
+    ModeChoice,
+    NotFollowedReason,
+    StopMethod,
+)
 from copytrading.models.events import OutboxDelivery, OutboxEvent
 from copytrading.models.markets import MarginMode, Market, MarketSetting, MarkPrice, PriceSource
 from copytrading.models.trading import (
@@ -17,11 +30,21 @@ from copytrading.models.trading import (
 
 __all__ = [
     "CloseReason",
+    "CopyDecision",
+    "CopySettings",
+    "FollowMode",
+    "Following",
+    "FollowingStatus",
     "FundingRun",
+    "LeadTrader",
+    "LeadTraderStatus",
+    "LeverageChoice",
     "MarginMode",
     "MarkPrice",
     "Market",
     "MarketSetting",
+    "ModeChoice",
+    "NotFollowedReason",
     "Order",
     "OrderStatus",
     "OutboxDelivery",
@@ -33,4 +56,5 @@ __all__ = [
     "PriceSource",
     "RiskSweep",
     "Side",
+    "StopMethod",
 ]

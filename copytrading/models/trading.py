@@ -61,6 +61,11 @@ class Order(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A lead trader's fill: its futures equity just before the fill (Smart Ratio sizing), the
+    # fraction of its position it closed, and why it is not copied, if it is not.
+    lead_equity = MoneyField(null=True, blank=True)
+    closed_fraction = models.DecimalField(max_digits=20, decimal_places=12, null=True, blank=True)
+    copy_blocked = models.CharField(max_length=24, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -113,6 +118,8 @@ class Position(models.Model):
     take_profit_price = MoneyField(null=True, blank=True)
     stop_loss_price = MoneyField(null=True, blank=True)
     auto_add_margin = models.BooleanField(default=False)
+    # A copy position whose following has a Net Value Guardian: the sweep checks the following.
+    guarded = models.BooleanField(default=False)
     realised_pnl = MoneyField(default=Decimal("0"))
     fees_paid = MoneyField(default=Decimal("0"))
     funding_paid = MoneyField(default=Decimal("0"), help_text="Net funding paid (negative: received).")
@@ -155,6 +162,7 @@ class Position(models.Model):
             models.Index(
                 fields=["market"], condition=Q(status="open", cross_multi=True), name="position_cross_multi_idx"
             ),
+            models.Index(fields=["market"], condition=Q(status="open", guarded=True), name="position_guarded_idx"),
             models.Index(fields=["account", "status"], name="position_account_status_idx"),
         ]
 

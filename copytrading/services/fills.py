@@ -74,8 +74,12 @@ def open_fill(
     available: Decimal,
     moves: Movements,
     platform: Platform,
+    save: bool = True,
 ) -> Position:
-    """Open or add to a position at ``price``: margin reserved (isolated) and the taker fee charged."""
+    """Open or add to a position at ``price``: margin reserved (isolated) and the taker fee charged.
+
+    With ``save=False`` the caller persists the position (bulk writers such as the copy fan-out).
+    """
     initial = m.initial_margin(qty=qty, price=price, leverage=leverage)
     fee = m.fee(qty=qty, price=price, rate=market.taker_fee_rate)
     if initial + fee > available:
@@ -106,7 +110,8 @@ def open_fill(
         position.fees_paid += fee
     if position.is_isolated:
         position.liquidation_price = _isolated_price(position)
-    position.save()
+    if save:
+        position.save()
     return position
 
 

@@ -50,12 +50,23 @@ def sweep_candidates(market: Market, price: Decimal) -> dict[int, set[int]]:
         | Q(side="long", stop_loss_price__gte=price)
         | Q(side="short", stop_loss_price__lte=price)
         | Q(cross_multi=True)
+        | Q(guarded=True)
     )
     found: dict[int, set[int]] = defaultdict(set)
     # No ORDER BY: the model's default (-id) would make the planner walk the primary key.
     for pk, account_id in open_here.filter(crossed).order_by().values_list("pk", "account_id"):
         found[account_id].add(pk)
     return found
+
+
+def guarded_followings(market: Market) -> list[int]:
+    """Followings with a Net Value Guardian holding a copy in ``market``: checked on every tick (R-CT-06)."""
+    return list(
+        Position.objects.filter(market=market, status=PositionStatus.OPEN, guarded=True)
+        .order_by()
+        .values_list("slot", flat=True)
+        .distinct()
+    )
 
 
 def risk_sweep(*, market_id: int, tick_id: int) -> RiskSweep | None:
@@ -77,6 +88,11 @@ def risk_sweep(*, market_id: int, tick_id: int) -> RiskSweep | None:
         sweep.triggered += triggered
     if account_ids:
         RiskSweep.objects.filter(pk=sweep.pk).update(liquidated=sweep.liquidated, triggered=sweep.triggered)
+        guarded = guarded_followings(market)
+        if guarded:
+            from copytrading.services.guardian import guardian_enforce
+
+            guardian_enforce(following_ids=guarded, key=f"sweep:{sweep.pk}")
     return sweep
 
 

@@ -98,8 +98,10 @@ def order_place(
                 raise InvalidInput("reduce_only", "there is no open position on the other side to reduce")
             filled = min(filled, position.qty)
 
+        lead = lead_of(account)
+        lead_equity = lead_equity_before(book, market) if lead else None
         moves, platform, closes = Movements(), Platform(), []
-        remainder = filled
+        remainder, closed_fraction = filled, None
         if opposite:
             close_qty = min(filled, position.qty)
             closes.append(
@@ -114,6 +116,7 @@ def order_place(
                 )
             )
             remainder = filled - close_qty
+            closed_fraction = close_qty / (position.qty + close_qty)
             position = position if position.status == PositionStatus.OPEN else None
         leverage, mode = setting.leverage, setting.margin_mode
         if remainder > 0:
@@ -156,6 +159,9 @@ def order_place(
             position=position or (closes[0].position if closes else None),
             idempotency_key=key,
             created_by_id=actor_id,
+            lead_equity=lead_equity,
+            closed_fraction=closed_fraction,
+            copy_blocked=copy_block(lead, filled=filled, requested=requested, opens=remainder > 0) if lead else "",
         )
         order.entry = moves.post(
             kind="futures_order", key=f"fill:{key}", reference=f"order:{order.pk}", actor_id=actor_id
@@ -167,4 +173,44 @@ def order_place(
         events_write(closes)
         book.wallet.refresh_from_db()
         account_risk_refresh(book.wallet)
+        if lead is not None:
+            from copytrading.tasks import copy_fanout_run
+
+            transaction.on_commit(lambda: copy_fanout_run.delay(order.pk))
     return order
+
+
+def lead_of(account: LedgerAccount):
+    """The approved lead trader whose futures account this is, if any: its fills are copied."""
+    from copytrading.models import LeadTrader, LeadTraderStatus
+
+    if account.kind != AccountKind.FUTURES:
+        return None
+    return LeadTrader.objects.filter(user_id=account.owner_id, status=LeadTraderStatus.APPROVED).first()
+
+
+def lead_equity_before(book, market: Market) -> Decimal:
+    """The lead's futures equity just before its fill (Smart Ratio sizes copies by it)."""
+    from copytrading.services.risk import account_equity
+
+    positions = Position.objects.filter(account=book.wallet, status=PositionStatus.OPEN).select_related("market")
+    return account_equity(book.wallet, book.margin.balance, positions)
+
+
+def copy_block(lead, *, filled: Decimal, requested: Decimal, opens: bool) -> str:
+    """Why a lead's open is not copied: partly filled (R-CT-12) or within the frequency limit (R-CT-15)."""
+    from django.utils import timezone
+
+    from copytrading.models import CopySettings, LeadTrader, NotFollowedReason
+
+    if not opens:
+        return ""
+    now = timezone.now()
+    last = lead.last_open_at
+    LeadTrader.objects.filter(pk=lead.pk).update(last_open_at=now)
+    if filled < requested:
+        return NotFollowedReason.PARTIAL_FILL
+    limit = CopySettings.current().frequency_limit_seconds
+    if last is not None and (now - last).total_seconds() < limit:
+        return NotFollowedReason.FREQUENCY
+    return ""

@@ -151,3 +151,8 @@ def accounts_risk_refresh(wallets: list[LedgerAccount]) -> None:
                 changed.append(p)
     if changed:
         bulk_update_rows(Position, changed, ["liquidation_price", "cross_multi"])
+
+
+def account_equity(wallet: LedgerAccount, margin_balance: Decimal, positions: Iterable[Position]) -> Decimal:
+    """Total assets of a trading account: balance + isolated margin + unrealised PnL of every open position."""
+    return wallet.balance + margin_balance + sum((unrealised(p, mark_of(p.market)) for p in positions), ZERO)

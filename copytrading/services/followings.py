@@ -1,0 +1,235 @@
+"""Following a lead trader: start, settings, funds in and out, stop. (R-CT-02 … R-CT-06, R-CT-16, R-CT-17, R-CT-23)"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import hooks
+from accounts.errors import InsufficientFunds, InvalidInput, InvalidState, RuleViolation
+from accounts.lock_objects import lock_accounts
+from accounts.models import AccountKind, JournalEntry, User
+from accounts.money import parse_amount
+from accounts.services.accounts import account_open
+from accounts.services.ledger import transfer_post
+from copytrading.models import (
+    CloseReason,
+    CopySettings,
+    Following,
+    FollowingStatus,
+    FollowMode,
+    LeadTrader,
+    Position,
+    PositionStatus,
+    StopMethod,
+)
+from copytrading.services.follow_settings import settings_validate
+from copytrading.services.leads import lead_follower_slots
+
+SOURCE_KINDS = (AccountKind.SPOT, AccountKind.FUTURES)
+
+
+def sub_account_for(*, follower: User, lead: LeadTrader, mode: str):
+    """Smart Ratio: a sub-account per lead; Diverse Exploration: the follower's one shared pool."""
+    ref = f"smart:{lead.pk}" if mode == FollowMode.SMART else "diverse"
+    return account_open(owner=follower, kind=AccountKind.FOLLOW, ref=ref)
+
+
+def _minimum(lead: LeadTrader) -> Decimal:
+    return max(CopySettings.current().min_following_amount, lead.min_following_amount)
+
+
+def following_start(
+    *,
+    follower: User,
+    lead: LeadTrader,
+    mode: str,
+    amount: Decimal,
+    source: str = AccountKind.SPOT,
+    settings: dict | None = None,
+    idempotency_key: str,
+) -> Following:
+    """Start copying ``lead``: fund the sub-account and, if asked, replicate the lead's open positions."""
+    if mode not in FollowMode.values:
+        raise InvalidInput("mode", f"must be one of {', '.join(FollowMode.values)}")
+    if source not in SOURCE_KINDS:
+        raise InvalidInput("source", f"must be one of {', '.join(SOURCE_KINDS)}")
+    amount = parse_amount(amount, field="amount")
+    minimum = _minimum(lead)
+    if amount < minimum:
+        raise InvalidInput("amount", f"the first transfer must be at least {minimum} USDT")
+    clean = settings_validate(settings or {}, mode=mode)
+    if lead.user_id == follower.pk:
+        raise RuleViolation("you cannot follow yourself", fields={"lead": ["is you"]})
+    if LeadTrader.objects.filter(user=follower).exclude(status="rejected").exists():
+        raise RuleViolation("a lead trader cannot follow other traders", fields={"lead": ["you are a lead trader"]})
+    if not lead.is_approved:
+        raise RuleViolation(
+            f"{lead.nickname} is not accepting followers ({lead.status})", fields={"lead": [lead.status]}
+        )
+    key = f"follow:{follower.pk}:{idempotency_key}"
+    with transaction.atomic():
+        # The lead's row serialises competing followers for its last slots.
+        LeadTrader.objects.select_for_update().get(pk=lead.pk)
+        existing = Following.objects.filter(follower=follower, lead=lead).exclude(status=FollowingStatus.STOPPED)
+        if existing.exists():
+            raise RuleViolation(f"you already follow {lead.nickname}", fields={"lead": ["already followed"]})
+        live = Following.objects.filter(lead=lead).exclude(status=FollowingStatus.STOPPED).count()
+        if live >= lead_follower_slots(lead=lead):
+            raise RuleViolation(f"{lead.nickname} has no free follower slot", fields={"lead": ["no free slot"]})
+        sub = sub_account_for(follower=follower, lead=lead, mode=mode)
+        source_account = account_open(owner=follower, kind=source)
+        following = Following.objects.create(
+            follower=follower, lead=lead, mode=mode, sub_account=sub, invested=amount, **clean
+        )
+        _transfer_in(following, source_account, amount, key)
+    if following.follow_existing:
+        from copytrading.services.fanout import copy_existing
+
+        copy_existing(following=following)
+    return following
+
+
+def _transfer_in(following: Following, source, amount: Decimal, key: str) -> None:
+    locked = lock_accounts([source.pk, following.sub_account_id])
+    room = hooks.withdrawable(locked[source.pk])
+    if amount > room:
+        raise InsufficientFunds(f"{room} USDT available in {source.kind}", fields={"amount": ["exceeds available"]})
+    transfer_post(
+        kind="following_funds_in",
+        idempotency_key=key,
+        source_id=source.pk,
+        destination_id=following.sub_account_id,
+        amount=amount,
+        actor_id=following.follower_id,
+        reference=f"following:{following.pk}",
+    )
+    for account in (source, following.sub_account):
+        account.refresh_from_db(fields=["balance", "held"])
+        hooks.balance_changed(account)
+
+
+def following_update_settings(*, following: Following, changes: dict) -> Following:
+    """Change settings at any time; they apply to copy opens made after the change."""
+    if not following.is_live:
+        raise InvalidState("this following has stopped")
+    current = {
+        f: getattr(following, f) for f in ("leverage_mode", "fixed_leverage", "diverse_margin", "diverse_multiple")
+    }
+    clean = settings_validate(changes, mode=following.mode, current=current)
+    with transaction.atomic():
+        following = Following.objects.select_for_update().get(pk=following.pk)
+        for name, value in clean.items():
+            setattr(following, name, value)
+        following.save(update_fields=list(clean) or None)
+        guarded = bool(following.guardian_max_loss or following.guardian_min_net_value)
+        Position.objects.filter(slot=following.pk, status=PositionStatus.OPEN).update(guarded=guarded)
+    return following
+
+
+def following_add_funds(*, following: Following, amount: Decimal, source: str, idempotency_key: str) -> Following:
+    """Add funds to the sub-account; a following interrupted below its minimum resumes (R-CT-04)."""
+    if source not in SOURCE_KINDS:
+        raise InvalidInput("source", f"must be one of {', '.join(SOURCE_KINDS)}")
+    amount = parse_amount(amount, field="amount")
+    if following.status != FollowingStatus.ACTIVE:
+        raise InvalidState("funds can only be added to an active following")
+    with transaction.atomic():
+        source_account = account_open(owner=following.follower, kind=source)
+        key = f"follow-in:{following.pk}:{idempotency_key}"
+        if not JournalEntry.objects.filter(idempotency_key=key).exists():
+            _transfer_in(following, source_account, amount, key)
+            Following.objects.filter(pk=following.pk).update(invested=following.invested + amount)
+            following.invested += amount
+    return following
+
+
+def following_withdraw(*, following: Following, amount: Decimal, idempotency_key: str) -> JournalEntry:
+    """Withdraw from the sub-account to spot; never what open positions need (margin in use stays).
+
+    The single place where the profit-share freeze of R-PS-03 applies.
+    """
+    amount = parse_amount(amount, field="amount")
+    if not following.is_live:
+        raise InvalidState("this following has stopped")
+    spot = account_open(owner=following.follower, kind=AccountKind.SPOT)
+    key = f"follow-out:{following.pk}:{idempotency_key}"
+    with transaction.atomic():
+        locked = lock_accounts([following.sub_account_id, spot.pk])
+        existing = JournalEntry.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return existing
+        room = hooks.withdrawable(locked[following.sub_account_id])
+        if amount > room:
+            raise InsufficientFunds(
+                f"at most {room} USDT can be withdrawn now (margin of open positions stays)",
+                fields={"amount": [f"at most {room}"]},
+            )
+        entry = transfer_post(
+            kind="following_funds_out",
+            idempotency_key=key,
+            source_id=following.sub_account_id,
+            destination_id=spot.pk,
+            amount=amount,
+            actor_id=following.follower_id,
+            reference=f"following:{following.pk}",
+        )
+        Following.objects.filter(pk=following.pk).update(invested=following.invested - amount)
+        following.sub_account.refresh_from_db(fields=["balance", "held"])
+        hooks.balance_changed(following.sub_account)
+    return entry
+
+
+def following_stop(
+    *, following: Following, method: str, idempotency_key: str = "stop", reason: str = CloseReason.STOP_FOLLOWING
+) -> Following:
+    """Stop following: ``market`` closes every copy now; ``follow_close`` lets the lead's closes finish it.
+
+    Either way, once no copy position is left the following is settled and what
+    remains returns to the spot account, once. Stopping twice is harmless.
+    """
+    if method not in StopMethod.values:
+        raise InvalidInput("method", f"must be one of {', '.join(StopMethod.values)}")
+    from copytrading.services.positions import position_close
+
+    with transaction.atomic():
+        following = Following.objects.select_for_update().get(pk=following.pk)
+        if following.status == FollowingStatus.STOPPED:
+            return following
+        following.status, following.stop_method = FollowingStatus.STOPPING, method
+        following.save(update_fields=["status", "stop_method"])
+    if method == StopMethod.MARKET:
+        for position in Position.objects.filter(slot=following.pk, status=PositionStatus.OPEN).select_related(
+            "market", "account"
+        ):
+            position_close(position=position, idempotency_key=f"stop:{idempotency_key}", reason=reason)
+    return following_finish_if_flat(following=following)
+
+
+def following_finish_if_flat(*, following: Following) -> Following:
+    """Settle a stopping following with no copy position left and return its funds to spot, once."""
+    with transaction.atomic():
+        following = Following.objects.select_for_update().select_related("sub_account").get(pk=following.pk)
+        if following.status != FollowingStatus.STOPPING:
+            return following
+        if Position.objects.filter(slot=following.pk, status=PositionStatus.OPEN).exists():
+            return following
+        if following.mode == FollowMode.SMART:
+            spot = account_open(owner=following.follower, kind=AccountKind.SPOT)
+            locked = lock_accounts([following.sub_account_id, spot.pk])
+            remainder = locked[following.sub_account_id].available
+            if remainder > 0:
+                transfer_post(
+                    kind="following_settlement",
+                    idempotency_key=f"follow-final:{following.pk}",
+                    source_id=following.sub_account_id,
+                    destination_id=spot.pk,
+                    amount=remainder,
+                    actor_id=following.follower_id,
+                    reference=f"following:{following.pk}",
+                )
+        following.status, following.stopped_at = FollowingStatus.STOPPED, timezone.now()
+        following.save(update_fields=["status", "stopped_at"])
+    return following

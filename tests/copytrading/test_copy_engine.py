@@ -1,0 +1,134 @@
+"""The copy engine: sizing, closes, stop following, idempotent fan-out. (R-CT-02, R-CT-12, R-CT-13, R-CT-16, R-CT-17)"""
+
+from decimal import Decimal as D
+
+import pytest
+from django.utils import timezone
+
+from accounts.selectors import ledger_audit
+from copytrading.models import CopyDecision, FollowingStatus, LeadTrader, Position, PositionStatus
+from copytrading.services.fanout import copy_fanout
+from copytrading.services.followings import following_stop
+from copytrading.services.outbox import outbox_deliver_pending
+from copytrading.services.positions import position_close
+from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead, sub_balance
+from tests.factories import spot
+
+pytestmark = pytest.mark.django_db
+
+
+def test_smart_ratio_sizes_the_copy_by_the_two_equities_and_the_followers_leverage(btc):
+    """R-CT-02: 0.1 BTC × 1,000 / 10,000 = 0.01 BTC; at the lead's 10x, margin 60 and fee 0.36."""
+    lead = make_lead(equity="10000")
+    following = follow(lead, amount="1000")
+    order = lead_order(lead, btc, qty="0.1", leverage=10)
+    assert order.lead_equity == D("10000")
+    copy = copy_of(following, btc)
+    assert (copy.qty, copy.leverage, copy.margin, copy.fees_paid) == (D("0.01"), 10, D("60"), D("0.36"))
+    decision = CopyDecision.objects.get(following=following)
+    assert (decision.followed, decision.qty, decision.price) == (True, D("0.01"), D("60000"))
+    assert ledger_audit().ok
+
+
+def test_fixed_leverage_sets_the_copys_margin(btc):
+    lead = make_lead(equity="10000")
+    following = follow(lead, amount="1000", leverage_mode="fixed", fixed_leverage=5)
+    lead_order(lead, btc, qty="0.1", leverage=20)
+    copy = copy_of(following, btc)
+    assert (copy.qty, copy.leverage, copy.margin) == (D("0.01"), 5, D("120"))
+
+
+def test_diverse_exploration_uses_a_fixed_margin_from_one_shared_pool(btc):
+    """R-CT-02: 100 USDT margin at the lead's 10x → 1,000 / 60,000 = 0.016 BTC; two leads, one pool, two slots."""
+    lead_a, lead_b = make_lead(), make_lead()
+    first = follow(lead_a, amount="2000", mode="diverse", diverse_margin="100")
+    second = follow(lead_b, amount="500", mode="diverse", user=first.follower, diverse_margin="100")
+    assert first.sub_account_id == second.sub_account_id
+    lead_order(lead_a, btc, qty="0.1")
+    lead_order(lead_b, btc, qty="0.2")
+    copies = Position.objects.filter(account=first.sub_account, status=PositionStatus.OPEN).order_by("slot")
+    assert [(p.slot, p.qty) for p in copies] == [(first.pk, D("0.016")), (second.pk, D("0.016"))]
+
+
+def test_a_lead_partial_close_closes_the_same_fraction_of_every_copy(btc):
+    """R-CT-13: the lead closes 40 %; each follower closes 40 % of its copy."""
+    lead = make_lead(equity="10000")
+    small, large = follow(lead, amount="1000"), follow(lead, amount="5000")
+    lead_order(lead, btc, qty="0.1")
+    lead_order(lead, btc, side="sell", qty="0.04", reduce_only=True)
+    assert copy_of(small, btc).qty == D("0.006")
+    assert copy_of(large, btc).qty == D("0.03")
+    decisions = CopyDecision.objects.filter(is_close=True)
+    assert decisions.count() == 2 and all(d.followed for d in decisions)
+    lead_order(lead, btc, side="sell", qty="0.06", reduce_only=True)
+    assert copy_of(small, btc) is None and copy_of(large, btc) is None
+    assert ledger_audit().ok
+
+
+def test_only_fully_filled_lead_opens_are_copied(btc):
+    """R-CT-12: a partly filled, then cancelled lead order is not copied."""
+    btc.max_order_qty = D("0.05")
+    btc.save()
+    lead = make_lead(equity="100000")
+    following = follow(lead)
+    order = lead_order(lead, btc, qty="0.1")
+    assert order.status == "partially_filled"
+    decision = CopyDecision.objects.get(following=following)
+    assert (decision.followed, decision.reason) == (False, "partial_fill")
+    assert copy_of(following, btc) is None
+
+
+def test_a_duplicated_or_retried_fanout_changes_nothing(btc):
+    lead = make_lead()
+    following = follow(lead)
+    order = lead_order(lead, btc)
+    balance = sub_balance(following)
+    assert copy_fanout(lead_order_id=order.pk) == 0
+    assert copy_fanout(lead_order_id=order.pk) == 0
+    assert CopyDecision.objects.count() == 1
+    assert Position.objects.filter(slot=following.pk).count() == 1
+    assert sub_balance(following) == balance
+    assert ledger_audit().ok
+
+
+def test_stop_following_at_market_closes_everything_and_returns_the_rest_to_spot(btc):
+    """R-CT-16: all copies closed at market, the remainder back in the spot account, once."""
+    lead = make_lead()
+    following = follow(lead, amount="1000")
+    lead_order(lead, btc)
+    following = following_stop(following=following, method="market")
+    assert following.status == FollowingStatus.STOPPED
+    assert copy_of(following, btc) is None
+    assert sub_balance(following) == 0
+    assert spot(following.follower).balance == D("1000") - D("0.36") * 2  # two taker fees at an unchanged mark
+    following_stop(following=following, method="market")
+    assert spot(following.follower).balance == D("999.28")
+    assert ledger_audit().ok
+
+
+def test_stop_following_by_following_the_trader_to_close(btc):
+    """R-CT-17: no new opens; the lead's close finishes it and the remainder returns to spot."""
+    lead = make_lead()
+    following = follow(lead, amount="1000")
+    lead_order(lead, btc)
+    following = following_stop(following=following, method="follow_close")
+    assert following.status == FollowingStatus.STOPPING
+    LeadTrader.objects.filter(pk=lead.pk).update(last_open_at=timezone.now() - timezone.timedelta(seconds=10))
+    lead_order(lead, btc, qty="0.05")
+    assert CopyDecision.objects.filter(following=following, followed=False).get().reason == "following_stopping"
+    lead_order(lead, btc, side="sell", qty="0.15", reduce_only=True)
+    outbox_deliver_pending()
+    following.refresh_from_db()
+    assert following.status == FollowingStatus.STOPPED
+    assert spot(following.follower).balance == D("999.28")
+    assert ledger_audit().ok
+
+
+def test_a_follower_may_still_close_a_copy_by_hand(btc):
+    lead = make_lead()
+    following = follow(lead)
+    lead_order(lead, btc)
+    copy = copy_of(following, btc)
+    position_close(position=copy, idempotency_key="mine")
+    assert copy_of(following, btc) is None
+    assert ledger_audit().ok

@@ -71,12 +71,16 @@ class LeadFill:
     lead_margin: Decimal
     blocked: str
     existing: bool = False  # replicating an open lead position at the current mark: no slippage guard
+    new_pair: bool = False  # the lead's first trade in this market: followers who auto-follow new pairs copy it
 
 
 def lead_fill(order: Order) -> LeadFill:
     closed = PositionClose.objects.filter(order=order).aggregate(q=Sum("qty"))["q"] or ZERO
     open_qty = order.filled_qty - closed
     lead_margin = m.initial_margin(qty=open_qty, price=order.price, leverage=order.leverage) if open_qty else ZERO
+    new_pair = not Order.objects.filter(
+        account_id=order.account_id, market_id=order.market_id, pk__lt=order.pk
+    ).exists()
     return LeadFill(
         order=order,
         market=order.market,
@@ -85,6 +89,7 @@ def lead_fill(order: Order) -> LeadFill:
         close_fraction=order.closed_fraction,
         lead_margin=lead_margin,
         blocked=order.copy_blocked,
+        new_pair=new_pair,
     )
 
 
@@ -168,6 +173,8 @@ def fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
         for decision in ctx.decisions:
             decision.position_id = decision.position.pk if decision.position else None
         CopyDecision.objects.bulk_create(ctx.decisions)
+        if ctx.pairs_added:
+            bulk_update_rows(Following, ctx.pairs_added, ["pairs"])
         if ctx.moves.legs:
             refresh_balances([s.book.wallet for s in subs.values()])
         accounts_risk_refresh([s.book.wallet for s in subs.values()])
@@ -187,6 +194,7 @@ class _Context:
     closed: set = field(default_factory=set)
     closes: list[PositionClose] = field(default_factory=list)
     decisions: list[CopyDecision] = field(default_factory=list)
+    pairs_added: list[Following] = field(default_factory=list)
 
 
 def _copy_position(sub: _Sub, market: Market, following: Following) -> Position | None:
@@ -263,7 +271,10 @@ def _open(ctx: _Context, f: Following, sub: _Sub) -> CopyDecision:
     if f.status != FollowingStatus.ACTIVE:
         return _not(ctx, f, NotFollowedReason.STOPPING)
     if f.pairs is not None and market.symbol not in f.pairs:
-        return _not(ctx, f, NotFollowedReason.PAIR)
+        if not (fill.new_pair and f.auto_follow_new_pairs):
+            return _not(ctx, f, NotFollowedReason.PAIR)
+        f.pairs = sorted([*f.pairs, market.symbol])  # auto-follow: the new pair joins the list
+        ctx.pairs_added.append(f)
     book = sub.book
     margin_balance = book.margin.balance + ctx.moves.net(book.margin.pk)
     upnl = sum((unrealised(p, p.market.mark_price) for p in sub.positions if p.status == "open"), ZERO)
@@ -290,7 +301,9 @@ def _open(ctx: _Context, f: Following, sub: _Sub) -> CopyDecision:
     else:
         margin = f.diverse_margin if f.diverse_margin else quantize(fill.lead_margin * (f.diverse_multiple or 0))
         qty = margin * leverage / price
-    # Caps (R-CT-10, R-CT-08, R-CT-11, R-CT-21): cut down to what is left, refuse when nothing is.
+    # Caps (R-CT-10, R-CT-08, R-CT-11, R-CT-21): cut down to what is left, refuse when nothing is;
+    # a cap that cuts an order below the minimum is its reason.
+    limited_by = NotFollowedReason.INSUFFICIENT
     if f.max_margin_per_order_pct:
         qty = min(qty, equity * f.max_margin_per_order_pct * leverage / price)
     if f.max_margin_per_pair is not None:
@@ -301,15 +314,17 @@ def _open(ctx: _Context, f: Following, sub: _Sub) -> CopyDecision:
         room = f.max_margin_per_pair - used
         if room <= 0:
             return _not(ctx, f, NotFollowedReason.PAIR_MARGIN)
-        qty = min(qty, room * leverage / price)
+        if room * leverage / price < qty:
+            qty, limited_by = room * leverage / price, NotFollowedReason.PAIR_MARGIN
     value = sum((p.qty * p.market.mark_price for p in sub.positions if p.status == "open"), ZERO)
     room = f.max_position_value - value
     if room <= 0:
         return _not(ctx, f, NotFollowedReason.POSITION_VALUE)
-    qty = min(qty, room / price)
+    if room / price < qty:
+        qty, limited_by = room / price, NotFollowedReason.POSITION_VALUE
     qty = m.round_step_down(qty, market.qty_step)
     if qty < market.min_qty:
-        return _not(ctx, f, NotFollowedReason.INSUFFICIENT)
+        return _not(ctx, f, limited_by)
     if market.token_follow_limit is not None and ctx.token_used + qty * price > market.token_follow_limit:
         return _not(ctx, f, NotFollowedReason.TOKEN_LIMIT)
 

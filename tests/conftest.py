@@ -110,3 +110,67 @@ def dec(value: str) -> Decimal:
 
 
 os.environ.setdefault("HYPOTHESIS_EXAMPLES", "200")
+
+
+@pytest.fixture
+def start_worker(transactional_db):
+    """Start a real `celery worker` process on the given queues, on the Redis broker and the test database."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import connection
+
+    from config.celery import app
+
+    procs = []
+
+    def start(queues: list[str]):
+        with app.connection_for_write() as conn:  # messages left by an earlier run must not be consumed
+            for queue in queues:
+                try:
+                    conn.default_channel.queue_purge(queue)
+                except Exception:
+                    pass
+        db = connection.settings_dict
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-P",
+                "solo",
+                "-Q",
+                ",".join(queues),
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "--loglevel=INFO",
+            ],
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -129,10 +129,7 @@ def start_worker(transactional_db):
     def start(queues: list[str]):
         with app.connection_for_write() as conn:  # messages left by an earlier run must not be consumed
             for queue in queues:
-                try:
-                    conn.default_channel.queue_purge(queue)
-                except Exception:
-                    pass
+                conn.default_channel.queue_purge(queue)
         db = connection.settings_dict
         env = {
             **os.environ,

@@ -33,6 +33,14 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         "copytrading.view_position",
         "copytrading.view_positionclose",
         "copytrading.view_order",
+        # Lead traders: approve, suspend, reinstate; followings and copy decisions to investigate;
+        # the platform's copy settings (R-CT-01, R-CT-14, R-CT-22).
+        "copytrading.review_lead_trader",
+        "copytrading.view_leadtrader",
+        "copytrading.view_following",
+        "copytrading.view_copydecision",
+        "copytrading.view_copysettings",
+        "copytrading.change_copysettings",
     ],
     "Campaign operators": [
         "accounts.view_user",

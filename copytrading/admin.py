@@ -6,7 +6,9 @@ field: "Set mark price" calls ``mark_price_set``, which records the tick with
 the operator as actor and runs the market's risk sweep. Fields that stored
 liquidation prices and open positions depend on (tick, step, maintenance
 rate, maximum leverage) are fixed once a market exists. Prices, orders,
-positions and closes are read-only. (R-MG-01, R-MG-08, R-OP-01)
+positions and closes are read-only. The token follow limit (R-CT-21) is
+editable in the list. The copy engine's screens are in ``admin_copy``.
+(R-MG-01, R-MG-08, R-OP-01)
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ _BALANCES_PAGE = engines["django"].from_string(
 )
 
 
+def _positive_limit(value) -> None:
+    if value is not None and value <= 0:
+        raise forms.ValidationError("must be above 0, or empty for no limit")
+
+
 class MarkPriceForm(forms.Form):
     price = forms.CharField(help_text="USDT, a multiple of the market's price tick.")
 
@@ -92,11 +99,12 @@ class MarketAdmin(admin.ModelAdmin):
         "maintenance_margin_rate",
         "taker_fee_rate",
         "funding_rate",
+        "token_follow_limit",
         "is_active",
         "set_price_link",
     ]
     list_display_links = ["symbol"]
-    list_editable = ["taker_fee_rate", "funding_rate", "is_active"]
+    list_editable = ["taker_fee_rate", "funding_rate", "token_follow_limit", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["symbol", "base_asset"]
     actions = ["set_mark_price"]
@@ -117,6 +125,12 @@ class MarketAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "token_follow_limit" and field is not None:
+            field.validators.append(_positive_limit)  # R-CT-21: a limit, or none
+        return field
 
     def has_set_mark_price_permission(self, request) -> bool:
         return request.user.has_perm(SET_MARK_PRICE)
@@ -312,3 +326,6 @@ class PositionCloseAdmin(ReadOnlyAdmin):
     @admin.display(description="market", ordering="position__market__symbol")
     def market(self, obj: PositionClose):
         return obj.position.market
+
+
+from copytrading import admin_copy  # noqa: E402, F401 - registers the copy engine's screens

@@ -34,22 +34,29 @@ def futures_account_get(*, user: User) -> LedgerAccount | None:
     return LedgerAccount.objects.filter(owner=user, kind=AccountKind.FUTURES, ref="").first()
 
 
+HOLDER_KINDS = (AccountKind.FUTURES, AccountKind.FOLLOW)
+
+
 def order_list(*, user: User) -> QuerySet[Order]:
     """The orders of the user's futures account, newest first."""
     return Order.objects.filter(account__owner=user, account__kind=AccountKind.FUTURES).select_related("market")
 
 
 def position_list(*, user: User, status: str = PositionStatus.OPEN) -> QuerySet[Position]:
-    """The user's futures-account positions in ``status`` (open by default)."""
-    return Position.objects.filter(
-        account__owner=user, account__kind=AccountKind.FUTURES, status=status
-    ).select_related("market")
+    """The user's positions in ``status`` (open by default): its futures account's and its copies'.
+
+    Copies sit in follow sub-accounts, where the follower may close them, set TP/SL and adjust margin;
+    protected sub-accounts are not the follower's to touch (R-CP-04).
+    """
+    return Position.objects.filter(account__owner=user, account__kind__in=HOLDER_KINDS, status=status).select_related(
+        "market"
+    )
 
 
 def position_get(*, user: User, position_id: int) -> Position | None:
-    """One of the user's futures-account positions (open or closed); None for anyone else's."""
+    """One of the user's positions (open or closed) it may act on; None for anyone else's."""
     return (
-        Position.objects.filter(pk=position_id, account__owner=user, account__kind=AccountKind.FUTURES)
+        Position.objects.filter(pk=position_id, account__owner=user, account__kind__in=HOLDER_KINDS)
         .select_related("market", "account")
         .first()
     )

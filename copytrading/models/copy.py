@@ -184,6 +184,7 @@ class NotFollowedReason(models.TextChoices):
     INTERRUPTED = "following_interrupted", "Following interrupted (below the minimum)"
     CAPACITY = "capacity_paused", "Protected program capacity paused"
     STOPPING = "following_stopping", "Following is stopping"
+    LEAD_SUSPENDED = "lead_suspended", "Lead trader suspended"
 
 
 class CopyDecision(models.Model):

@@ -129,7 +129,10 @@ def fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
         )
         followings = [
             f
-            for f in Following.objects.filter(pk__in=following_ids).select_related("sub_account", "lead").order_by("pk")
+            for f in Following.objects.filter(pk__in=following_ids)
+            .select_related("sub_account", "lead")
+            .order_by("pk")
+            .select_for_update(of=("self",))
             if f.pk not in done and f.is_live
         ]
         if not followings:

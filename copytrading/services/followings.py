@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts import hooks
@@ -119,11 +120,13 @@ def following_update_settings(*, following: Following, changes: dict) -> Followi
         f: getattr(following, f) for f in ("leverage_mode", "fixed_leverage", "diverse_margin", "diverse_multiple")
     }
     clean = settings_validate(changes, mode=following.mode, current=current)
+    if not clean:
+        return following
     with transaction.atomic():
         following = Following.objects.select_for_update().get(pk=following.pk)
         for name, value in clean.items():
             setattr(following, name, value)
-        following.save(update_fields=list(clean) or None)
+        following.save(update_fields=list(clean))
         guarded = bool(following.guardian_max_loss or following.guardian_min_net_value)
         Position.objects.filter(slot=following.pk, status=PositionStatus.OPEN).update(guarded=guarded)
     return following
@@ -139,10 +142,11 @@ def following_add_funds(*, following: Following, amount: Decimal, source: str, i
     with transaction.atomic():
         source_account = account_open(owner=following.follower, kind=source)
         key = f"follow-in:{following.pk}:{idempotency_key}"
+        following = Following.objects.select_for_update().get(pk=following.pk)
         if not JournalEntry.objects.filter(idempotency_key=key).exists():
             _transfer_in(following, source_account, amount, key)
-            Following.objects.filter(pk=following.pk).update(invested=following.invested + amount)
-            following.invested += amount
+            Following.objects.filter(pk=following.pk).update(invested=F("invested") + amount)
+            following.refresh_from_db(fields=["invested"])
     return following
 
 
@@ -157,11 +161,15 @@ def following_withdraw(*, following: Following, amount: Decimal, idempotency_key
     spot = account_open(owner=following.follower, kind=AccountKind.SPOT)
     key = f"follow-out:{following.pk}:{idempotency_key}"
     with transaction.atomic():
+        following = Following.objects.select_for_update().select_related("sub_account").get(pk=following.pk)
         locked = lock_accounts([following.sub_account_id, spot.pk])
         existing = JournalEntry.objects.filter(idempotency_key=key).first()
         if existing is not None:
             return existing
         room = hooks.withdrawable(locked[following.sub_account_id])
+        if following.mode == FollowMode.DIVERSE:
+            # A shared pool: this following takes out only its own share, never its open copies' margin.
+            room = min(room, _diverse_share(following))
         if amount > room:
             raise InsufficientFunds(
                 f"at most {room} USDT can be withdrawn now (margin of open positions stays)",
@@ -176,7 +184,7 @@ def following_withdraw(*, following: Following, amount: Decimal, idempotency_key
             actor_id=following.follower_id,
             reference=f"following:{following.pk}",
         )
-        Following.objects.filter(pk=following.pk).update(invested=following.invested - amount)
+        Following.objects.filter(pk=following.pk).update(invested=F("invested") - amount)
         following.sub_account.refresh_from_db(fields=["balance", "held"])
         hooks.balance_changed(following.sub_account)
     return entry
@@ -216,20 +224,31 @@ def following_finish_if_flat(*, following: Following) -> Following:
             return following
         if Position.objects.filter(slot=following.pk, status=PositionStatus.OPEN).exists():
             return following
-        if following.mode == FollowMode.SMART:
-            spot = account_open(owner=following.follower, kind=AccountKind.SPOT)
-            locked = lock_accounts([following.sub_account_id, spot.pk])
-            remainder = locked[following.sub_account_id].available
-            if remainder > 0:
-                transfer_post(
-                    kind="following_settlement",
-                    idempotency_key=f"follow-final:{following.pk}",
-                    source_id=following.sub_account_id,
-                    destination_id=spot.pk,
-                    amount=remainder,
-                    actor_id=following.follower_id,
-                    reference=f"following:{following.pk}",
-                )
+        spot = account_open(owner=following.follower, kind=AccountKind.SPOT)
+        locked = lock_accounts([following.sub_account_id, spot.pk])
+        remainder = locked[following.sub_account_id].available
+        if following.mode == FollowMode.DIVERSE:  # the shared pool returns this following's share only
+            remainder = min(remainder, _diverse_share(following))
+        if remainder > 0:
+            transfer_post(
+                kind="following_settlement",
+                idempotency_key=f"follow-final:{following.pk}",
+                source_id=following.sub_account_id,
+                destination_id=spot.pk,
+                amount=remainder,
+                actor_id=following.follower_id,
+                reference=f"following:{following.pk}",
+            )
         following.status, following.stopped_at = FollowingStatus.STOPPED, timezone.now()
         following.save(update_fields=["status", "stopped_at"])
     return following
+
+
+def _diverse_share(following: Following) -> Decimal:
+    """A Diverse following's own part of the shared pool, less the margin of its open copies."""
+    from copytrading.services.guardian import following_net_value
+
+    open_margin = Position.objects.filter(slot=following.pk, status=PositionStatus.OPEN).aggregate(m=Sum("margin"))[
+        "m"
+    ] or Decimal(0)
+    return max(following_net_value(following) - open_margin, Decimal(0))

@@ -8,10 +8,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.errors import InvalidInput, InvalidState, RuleViolation
-from accounts.models import AccountKind, User
+from accounts.models import AccountKind, LedgerAccount, User
 from accounts.money import ZERO, parse_amount
-from accounts.services.accounts import account_open
-from copytrading.lock_objects import margin_account_for
 from copytrading.models import (
     CopySettings,
     Following,
@@ -26,9 +24,13 @@ from copytrading.services.risk import account_equity
 
 def lead_futures_equity(*, lead: LeadTrader) -> Decimal:
     """The lead's futures equity: balance, isolated margin and unrealised PnL."""
-    wallet = account_open(owner=lead.user, kind=AccountKind.FUTURES)
+    wallet = LedgerAccount.objects.filter(owner_id=lead.user_id, kind=AccountKind.FUTURES).first()
+    if wallet is None:
+        return ZERO
+    margin = LedgerAccount.objects.filter(owner_id=lead.user_id, kind=AccountKind.POSITION_MARGIN, ref=str(wallet.pk))
+    margin_balance = margin.values_list("balance", flat=True).first() or ZERO
     positions = Position.objects.filter(account=wallet, status=PositionStatus.OPEN).select_related("market")
-    return account_equity(wallet, margin_account_for(wallet).balance, positions)
+    return account_equity(wallet, margin_balance, positions)
 
 
 def lead_follower_slots(*, lead: LeadTrader) -> int:

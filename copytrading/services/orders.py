@@ -186,7 +186,15 @@ def lead_of(account: LedgerAccount):
 
     if account.kind != AccountKind.FUTURES:
         return None
-    return LeadTrader.objects.filter(user_id=account.owner_id, status=LeadTraderStatus.APPROVED).first()
+    lead = LeadTrader.objects.filter(user_id=account.owner_id).first()
+    if lead is None or lead.status == LeadTraderStatus.APPROVED:
+        return lead
+    # Suspended: its opens are not copied, but followers' copies must still follow its closes.
+    return (
+        lead
+        if lead.status == LeadTraderStatus.SUSPENDED and lead.followings.exclude(status="stopped").exists()
+        else None
+    )
 
 
 def lead_equity_before(book, market: Market) -> Decimal:
@@ -205,6 +213,8 @@ def copy_block(lead, *, filled: Decimal, requested: Decimal, opens: bool) -> str
 
     if not opens:
         return ""
+    if lead.status != "approved":
+        return NotFollowedReason.LEAD_SUSPENDED
     now = timezone.now()
     last = lead.last_open_at
     LeadTrader.objects.filter(pk=lead.pk).update(last_open_at=now)

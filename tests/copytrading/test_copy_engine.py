@@ -132,3 +132,36 @@ def test_a_follower_may_still_close_a_copy_by_hand(btc):
     position_close(position=copy, idempotency_key="mine")
     assert copy_of(following, btc) is None
     assert ledger_audit().ok
+
+
+def test_a_suspended_leads_closes_are_still_followed_but_its_opens_are_not(btc):
+    """R-CT-13 holds after suspension: copies follow the close; new opens are not copied."""
+    from copytrading.services.leads import lead_trader_suspend
+    from tests.factories import OperatorFactory
+
+    lead = make_lead()
+    following = follow(lead)
+    lead_order(lead, btc)
+    lead_trader_suspend(lead_id=lead.pk, operator=OperatorFactory(), reason="under review")
+    LeadTrader.objects.filter(pk=lead.pk).update(last_open_at=None)
+    lead.refresh_from_db()
+    opened = lead_order(lead, btc, qty="0.05")
+    assert CopyDecision.objects.get(lead_order=opened, following=following).reason == "lead_suspended"
+    lead_order(lead, btc, side="sell", qty="0.15", reduce_only=True)
+    assert copy_of(following, btc) is None
+
+
+def test_a_diverse_following_withdraws_and_stops_with_its_own_share_of_the_pool_only(btc):
+    """R-CT-16 for a shared pool: the other following's money stays in the pool."""
+    from accounts.errors import InsufficientFunds
+    from copytrading.services.followings import following_withdraw
+
+    lead_a, lead_b = make_lead(), make_lead()
+    first = follow(lead_a, amount="300", mode="diverse", diverse_margin="100")
+    second = follow(lead_b, amount="200", mode="diverse", user=first.follower, diverse_margin="100")
+    with pytest.raises(InsufficientFunds):
+        following_withdraw(following=first, amount=D("300.01"), idempotency_key="too-much")
+    following_stop(following=first, method="market")
+    assert spot(first.follower).balance == D("300")
+    assert sub_balance(second) == D("200")
+    assert ledger_audit().ok

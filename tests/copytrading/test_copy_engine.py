@@ -165,3 +165,29 @@ def test_a_diverse_following_withdraws_and_stops_with_its_own_share_of_the_pool_
     assert spot(first.follower).balance == D("300")
     assert sub_balance(second) == D("200")
     assert ledger_audit().ok
+
+
+def test_a_follower_closes_sets_tpsl_and_adds_margin_on_its_copy_through_the_api(btc):
+    """Followers may close a copy by hand, set TP/SL and add or remove its margin; others get 404."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import UserFactory
+
+    lead = make_lead()
+    following = follow(lead, margin_mode="isolated")
+    lead_order(lead, btc)
+    copy = copy_of(following, btc)
+    client = APIClient()
+    client.force_authenticate(following.follower)
+    base = f"/api/v1/positions/{copy.pk}"
+    assert client.post(f"{base}/margin", {"amount": "10"}, format="json", HTTP_IDEMPOTENCY_KEY="m").status_code == 200
+    response = client.post(
+        f"{base}/tpsl", {"take_profit_price": "70000", "stop_loss_price": None}, format="json", HTTP_IDEMPOTENCY_KEY="t"
+    )
+    assert response.status_code == 200, response.data
+    stranger = APIClient()
+    stranger.force_authenticate(UserFactory())
+    assert stranger.post(f"{base}/close", {}, format="json", HTTP_IDEMPOTENCY_KEY="x").status_code == 404
+    assert client.post(f"{base}/close", {}, format="json", HTTP_IDEMPOTENCY_KEY="c").status_code == 200
+    assert copy_of(following, btc) is None
+    assert ledger_audit().ok

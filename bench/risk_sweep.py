@@ -421,7 +421,7 @@ def run_benchmark(n: int, *, seed: int = 1, progress: bool = False, profile: boo
         == (
             isolated_liquidation_price(p)
             if p.margin_mode == MarginMode.ISOLATED
-            else cross_prices(p.account, [p])[0][p.pk]
+            else cross_prices(p.account, [p])[0][id(p)]
         )
         for p in sample
     )

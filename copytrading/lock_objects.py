@@ -69,3 +69,24 @@ def refresh_balances(wallets: Iterable[LedgerAccount]) -> None:
     )
     for w in wallets:
         w.balance, w.held = fresh[w.pk]
+
+
+def lock_books_for(owners_by_wallet: dict[int, int]) -> dict[int, Book]:
+    """``lock_books`` by ids (wallet id → owner id): wallets and margin accounts locked in one statement."""
+    from django.db.models import Q
+
+    refs = [str(w) for w in owners_by_wallet]
+    rows = {
+        a.pk: a
+        for a in LedgerAccount.objects.filter(
+            Q(pk__in=list(owners_by_wallet))
+            | Q(owner_id__in=set(owners_by_wallet.values()), kind=AccountKind.POSITION_MARGIN, ref__in=refs)
+        )
+        .order_by("pk")
+        .select_for_update()
+    }
+    margins = {int(a.ref): a for a in rows.values() if a.kind == AccountKind.POSITION_MARGIN and int(a.ref) in rows}
+    missing = [rows[w] for w in owners_by_wallet if w not in margins]
+    if missing:  # first trade of these accounts: open their margin accounts, then lock them too
+        margins.update({w: b.margin for w, b in lock_books(missing).items()})
+    return {w: Book(wallet=rows[w], margin=margins[w]) for w in owners_by_wallet}

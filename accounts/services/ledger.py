@@ -69,11 +69,15 @@ def entry_post(
     reason: str = "",
     reference: str = "",
     release_held: dict[int, Decimal] | None = None,
+    locked: dict[int, LedgerAccount] | None = None,
 ) -> JournalEntry:
     """Post one balanced journal entry and update the cached balances.
 
     ``release_held`` lowers accounts' held amounts in the same transaction (used
-    when capturing a hold, so the captured money may be debited).
+    when capturing a hold, so the captured money may be debited). ``locked``
+    passes accounts the caller already holds locked in this transaction (bulk
+    writers lock their users' rows first): they are not locked again, and their
+    cached balances are updated in place.
     Raises ``InsufficientFunds`` when a user account would go below its held
     amount, ``IdempotencyConflict`` when the key names a different entry.
     """
@@ -85,7 +89,9 @@ def entry_post(
     release_held = release_held or {}
 
     with transaction.atomic():
-        accounts = lock_accounts([leg.account_id for leg in legs])
+        locked = locked or {}
+        accounts = {leg.account_id: locked[leg.account_id] for leg in legs if leg.account_id in locked}
+        accounts.update(lock_accounts([leg.account_id for leg in legs if leg.account_id not in locked]))
         if len(accounts) != len(legs):
             raise InvalidInput("account", "unknown ledger account")
         # Checked after the locks: a concurrent twin has committed by now.

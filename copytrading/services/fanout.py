@@ -11,6 +11,7 @@ skipped.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -21,7 +22,7 @@ from accounts.models import AccountKind, LedgerAccount
 from accounts.money import ZERO, quantize
 from config.db import bulk_update_rows
 from copytrading import margin as m
-from copytrading.lock_objects import Book, lock_books, refresh_balances
+from copytrading.lock_objects import Book, lock_books, lock_books_for
 from copytrading.models import (
     CloseReason,
     CopyDecision,
@@ -42,21 +43,15 @@ from copytrading.models import (
 )
 from copytrading.services.fills import POSITION_CLOSE_FIELDS, Movements, Platform, close_fill, open_fill, wallet_free
 from copytrading.services.outbox import events_write
-from copytrading.services.risk import accounts_risk_refresh, cross_state, unrealised
+from copytrading.services.risk import cross_prices_apply, cross_state, unrealised
 
 # Followings per transaction. Each batch costs about a dozen statements whatever
 # its size; 1,000 keeps the statements' parameter lists and lock time moderate.
 FANOUT_BATCH = 1000
-OPEN_FIELDS = [
-    "qty",
-    "entry_price",
-    "margin",
-    "fees_paid",
-    "liquidation_price",
-    "stop_loss_price",
-    "take_profit_price",
-    "leverage",
-]
+# Everything a copy open, add or close may change on an existing position.
+POSITION_WRITE_FIELDS = sorted(
+    {*POSITION_CLOSE_FIELDS, "entry_price", "stop_loss_price", "take_profit_price", "leverage", "guarded"}
+)
 
 
 @dataclass
@@ -121,27 +116,38 @@ class _Sub:
 
 def fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
     """Decide and execute the copies of one batch of followings, in one transaction."""
+    # The batch allocates tens of thousands of short-lived objects and frees them all at
+    # the end: the cyclic collector would only rescan them, so it waits until then.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _fanout_batch(fill, following_ids)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
     with transaction.atomic():
         done = set(
             CopyDecision.objects.filter(lead_order=fill.order, following_id__in=following_ids).values_list(
                 "following_id", flat=True
             )
         )
+        lead = LeadTrader.objects.get(user_id=fill.order.account.owner_id)
         followings = [
             f
-            for f in Following.objects.filter(pk__in=following_ids)
-            .select_related("sub_account", "lead")
-            .order_by("pk")
-            .select_for_update(of=("self",))
+            for f in Following.objects.filter(pk__in=following_ids).order_by("pk").select_for_update()
             if f.pk not in done and f.is_live
         ]
         if not followings:
             return 0
-        wallets = {f.sub_account_id: f.sub_account for f in followings}
-        books = lock_books(wallets.values())
-        subs = {wid: _Sub(book=books[wid]) for wid in wallets}
+        books = lock_books_for({f.sub_account_id: f.follower_id for f in followings})
+        for f in followings:
+            f.lead, f.sub_account = lead, books[f.sub_account_id].wallet
+        subs = {wid: _Sub(book=book) for wid, book in books.items()}
         for p in (
-            Position.objects.filter(account_id__in=list(wallets), status=PositionStatus.OPEN)
+            Position.objects.filter(account_id__in=list(books), status=PositionStatus.OPEN)
             .select_related("market")
             .order_by("pk")
             .select_for_update(of=("self",))
@@ -159,16 +165,23 @@ def fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
         for f in followings:
             _decide(ctx, f, subs[f.sub_account_id])
 
-        created = [p for p in ctx.touched.values() if p.pk is None]
-        Position.objects.bulk_create(created)
-        existing = [p for p in ctx.touched.values() if p.pk is not None and p not in ctx.closed]
-        bulk_update_rows(Position, existing, OPEN_FIELDS)
-        bulk_update_rows(Position, list(ctx.closed), POSITION_CLOSE_FIELDS)
+        # The entry first: it updates the locked wallets in place, and the cross
+        # liquidation prices below need their new balances.
+        locked = {a.pk: a for b in books.values() for a in (b.wallet, b.margin)}
         entry = ctx.moves.post(
             kind="copy_fill",
             key=f"copy:{fill.order.pk}:{followings[0].pk}-{followings[-1].pk}",
             reference=f"order:{fill.order.pk}",
+            locked=locked,
         )
+        touched = {id(p): p for p in ctx.touched.values()}
+        for sub in subs.values():
+            for p in cross_prices_apply(sub.book.wallet, sub.positions):
+                touched[id(p)] = p
+        created = [p for p in touched.values() if p.pk is None]
+        updated = [p for p in touched.values() if p.pk is not None]
+        Position.objects.bulk_create(created)
+        bulk_update_rows(Position, updated, POSITION_WRITE_FIELDS)
         for close in ctx.closes:
             close.entry = entry
         PositionClose.objects.bulk_create(ctx.closes)
@@ -178,9 +191,6 @@ def fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
         CopyDecision.objects.bulk_create(ctx.decisions)
         if ctx.pairs_added:
             bulk_update_rows(Following, ctx.pairs_added, ["pairs"])
-        if ctx.moves.legs:
-            refresh_balances([s.book.wallet for s in subs.values()])
-        accounts_risk_refresh([s.book.wallet for s in subs.values()])
         return len(ctx.decisions)
 
 

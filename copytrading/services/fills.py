@@ -39,11 +39,15 @@ class Movements:
     def net(self, account_id: int) -> Decimal:
         return self.legs.get(account_id, ZERO)
 
-    def post(self, *, kind: str, key: str, reference: str, actor_id: int | None = None) -> JournalEntry | None:
+    def post(
+        self, *, kind: str, key: str, reference: str, actor_id: int | None = None, locked: dict | None = None
+    ) -> JournalEntry | None:
         legs = [Leg(a, amt) for a, amt in self.legs.items() if amt]
         if not legs:
             return None
-        return entry_post(kind=kind, idempotency_key=key, legs=legs, reference=reference, actor_id=actor_id)
+        return entry_post(
+            kind=kind, idempotency_key=key, legs=legs, reference=reference, actor_id=actor_id, locked=locked
+        )
 
 
 class Platform:

@@ -78,7 +78,8 @@ def isolated_liquidation_price(position: Position) -> Decimal | None:
 
 
 def cross_prices(wallet: LedgerAccount, positions: list[Position]) -> tuple[dict[int, Decimal | None], bool]:
-    """Estimated liquidation price per cross position, and whether the account needs exact sweeps.
+    """Estimated liquidation price per cross position (keyed by ``id(position)``: new positions have no pk yet),
+    and whether the account needs exact sweeps.
 
     An account whose cross positions are all in one market on one side has an
     exact liquidation price. Otherwise (several markets, or both sides) the
@@ -116,7 +117,7 @@ def cross_prices(wallet: LedgerAccount, positions: list[Position]) -> tuple[dict
                 tick=market.price_tick,
             )
             for p in legs:
-                prices[p.pk] = price
+                prices[id(p)] = price
     return prices, multi
 
 
@@ -144,11 +145,7 @@ def accounts_risk_refresh(wallets: list[LedgerAccount]) -> None:
         positions = by_wallet.get(wallet.pk)
         if not positions:
             continue
-        prices, multi = cross_prices(wallet, positions)
-        for p in positions:
-            if p.liquidation_price != prices[p.pk] or p.cross_multi != multi:
-                p.liquidation_price, p.cross_multi = prices[p.pk], multi
-                changed.append(p)
+        changed.extend(cross_prices_apply(wallet, positions))
     if changed:
         bulk_update_rows(Position, changed, ["liquidation_price", "cross_multi"])
 
@@ -156,3 +153,17 @@ def accounts_risk_refresh(wallets: list[LedgerAccount]) -> None:
 def account_equity(wallet: LedgerAccount, margin_balance: Decimal, positions: Iterable[Position]) -> Decimal:
     """Total assets of a trading account: balance + isolated margin + unrealised PnL of every open position."""
     return wallet.balance + margin_balance + sum((unrealised(p, mark_of(p.market)) for p in positions), ZERO)
+
+
+def cross_prices_apply(wallet: LedgerAccount, positions: list[Position]) -> list[Position]:
+    """Set the cross liquidation prices on ``positions`` in memory; return the ones that changed."""
+    cross = [p for p in positions if p.status == PositionStatus.OPEN and p.margin_mode == MarginMode.CROSS]
+    if not cross:
+        return []
+    prices, multi = cross_prices(wallet, cross)
+    changed = []
+    for p in cross:
+        if p.liquidation_price != prices[id(p)] or p.cross_multi != multi:
+            p.liquidation_price, p.cross_multi = prices[id(p)], multi
+            changed.append(p)
+    return changed

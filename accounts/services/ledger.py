@@ -25,7 +25,7 @@ from accounts.errors import IdempotencyConflict, InsufficientFunds, InvalidInput
 from accounts.lock_objects import lock_accounts, lock_hold
 from accounts.models import Hold, HoldStatus, JournalEntry, LedgerAccount, Posting
 from accounts.money import ZERO, parse_amount
-from config.db import bulk_update_rows
+from config.db import bulk_update_rows, copy_insert
 
 
 @dataclass(frozen=True)
@@ -128,12 +128,13 @@ def entry_post(
             if existing is None:
                 raise
             return existing
-        Posting.objects.bulk_create(
+        postings = [
             Posting(
                 entry=entry, account_id=leg.account_id, amount=leg.amount, currency=accounts[leg.account_id].currency
             )
             for leg in legs
-        )
+        ]
+        copy_insert(Posting, postings)
         bulk_update_rows(LedgerAccount, list(accounts.values()), ["balance", "held"])
     return entry
 

@@ -20,7 +20,7 @@ from django.db.models import F, Sum
 
 from accounts.models import AccountKind, LedgerAccount
 from accounts.money import ZERO, quantize
-from config.db import bulk_update_rows
+from config.db import bulk_update_rows, copy_insert
 from copytrading import margin as m
 from copytrading.lock_objects import Book, lock_books, lock_books_for
 from copytrading.models import (
@@ -180,15 +180,15 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
                 touched[id(p)] = p
         created = [p for p in touched.values() if p.pk is None]
         updated = [p for p in touched.values() if p.pk is not None]
-        Position.objects.bulk_create(created)
+        copy_insert(Position, created, assign_ids=True)
         bulk_update_rows(Position, updated, POSITION_WRITE_FIELDS)
         for close in ctx.closes:
             close.entry = entry
-        PositionClose.objects.bulk_create(ctx.closes)
+        copy_insert(PositionClose, ctx.closes, assign_ids=True)
         events_write(ctx.closes)
         for decision in ctx.decisions:
             decision.position_id = decision.position.pk if decision.position else None
-        CopyDecision.objects.bulk_create(ctx.decisions)
+        copy_insert(CopyDecision, ctx.decisions)
         if ctx.pairs_added:
             bulk_update_rows(Following, ctx.pairs_added, ["pairs"])
         return len(ctx.decisions)

@@ -1,10 +1,12 @@
-"""Database helpers shared by the apps."""
+"""Database helpers shared by the apps: bulk writes that stay linear in the rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from enum import Enum
+from operator import attrgetter
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 
 # PostgreSQL takes at most 65,535 bind parameters in one statement.
 _MAX_PARAMS = 60_000
@@ -19,6 +21,7 @@ def bulk_update_rows(model: type[models.Model], objs: Sequence[models.Model], fi
     """
     if not objs:
         return
+    connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql" or len(objs) == 1:
         model.objects.bulk_update(objs, fields)
         return
@@ -38,9 +41,10 @@ def bulk_update_rows(model: type[models.Model], objs: Sequence[models.Model], fi
         for start in range(0, len(objs), per_statement):
             chunk = objs[start : start + per_statement]
             params: list = []
+            getters = [_value_getter(c) for c in cols]
             for obj in chunk:
-                params.append(pk.get_db_prep_value(obj.pk, connection))
-                params.extend(c.get_db_prep_save(getattr(obj, c.attname), connection) for c in cols)
+                params.append(obj.pk)
+                params.extend(get(obj) for get in getters)
             cursor.execute(
                 f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([row_sql] * len(chunk))}) "
                 f"AS v({pk_col}, {names}) WHERE t.{pk_col} = v.{pk_col}",
@@ -58,6 +62,7 @@ def copy_insert(model: type[models.Model], objs: Sequence[models.Model], *, assi
     """
     if not objs:
         return
+    connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objs)
         return
@@ -73,9 +78,29 @@ def copy_insert(model: type[models.Model], objs: Sequence[models.Model], *, assi
             for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
                 obj.pk = pk
         columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        getters = [_value_getter(f, adding=True) for f in fields]
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for obj in objs:
-                copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+                copy.write_row([get(obj) for get in getters])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def _value_getter(field: models.Field, *, adding: bool = False) -> Callable[[models.Model], object]:
+    """How to read ``field`` of an object as psycopg can send it, without Django's per-value preparation.
+
+    Decimals, numbers, strings, booleans, datetimes and foreign-key ids go as they
+    are (psycopg adapts them); JSON is wrapped; ``auto_now`` fields get stamped.
+    """
+    from psycopg.types.json import Jsonb
+
+    if getattr(field, "auto_now", False) or (adding and getattr(field, "auto_now_add", False)):
+        return lambda obj: field.pre_save(obj, True)
+    get = attrgetter(field.attname)
+    if isinstance(field, models.JSONField):
+        return lambda obj: None if (v := get(obj)) is None else Jsonb(v)
+    if field.choices:
+        # psycopg would send an Enum member (TextChoices) by its name; the column holds its value.
+        return lambda obj: v.value if isinstance(v := get(obj), Enum) else v
+    return get

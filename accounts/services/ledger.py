@@ -25,7 +25,7 @@ from accounts.errors import IdempotencyConflict, InsufficientFunds, InvalidInput
 from accounts.lock_objects import lock_accounts, lock_hold
 from accounts.models import Hold, HoldStatus, JournalEntry, LedgerAccount, Posting
 from accounts.money import ZERO, parse_amount
-from config.db import bulk_update_rows, copy_insert
+from config.db import bulk_update_rows, copy_rows
 
 
 @dataclass(frozen=True)
@@ -128,13 +128,11 @@ def entry_post(
             if existing is None:
                 raise
             return existing
-        postings = [
-            Posting(
-                entry=entry, account_id=leg.account_id, amount=leg.amount, currency=accounts[leg.account_id].currency
-            )
-            for leg in legs
-        ]
-        copy_insert(Posting, postings)
+        copy_rows(
+            Posting,
+            ("entry_id", "account_id", "amount", "currency"),
+            ((entry.pk, leg.account_id, leg.amount, accounts[leg.account_id].currency) for leg in legs),
+        )
         bulk_update_rows(LedgerAccount, list(accounts.values()), ["balance", "held"])
     return entry
 

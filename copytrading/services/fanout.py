@@ -17,10 +17,11 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from accounts.models import AccountKind, LedgerAccount
 from accounts.money import ZERO, quantize
-from config.db import bulk_update_rows, copy_insert
+from config.db import bulk_update_rows, copy_insert, copy_rows
 from copytrading import margin as m
 from copytrading.lock_objects import Book, lock_books, lock_books_for
 from copytrading.models import (
@@ -186,12 +187,60 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
             close.entry = entry
         copy_insert(PositionClose, ctx.closes, assign_ids=True)
         events_write(ctx.closes)
-        for decision in ctx.decisions:
-            decision.position_id = decision.position.pk if decision.position else None
-        copy_insert(CopyDecision, ctx.decisions)
+        now = timezone.now()
+        copy_rows(CopyDecision, DECISION_COLUMNS, (d.row(now) for d in ctx.decisions))
         if ctx.pairs_added:
             bulk_update_rows(Following, ctx.pairs_added, ["pairs"])
         return len(ctx.decisions)
+
+
+DECISION_COLUMNS = (
+    "lead_order_id",
+    "following_id",
+    "followed",
+    "reason",
+    "is_close",
+    "qty",
+    "price",
+    "margin",
+    "leverage",
+    "margin_mode",
+    "position_id",
+    "created_at",
+)
+
+
+@dataclass(slots=True)
+class _Decision:
+    """A copy decision being made; written as a ``CopyDecision`` row (without a model instance per follower)."""
+
+    lead_order: Order
+    following: Following
+    followed: bool
+    reason: str = ""
+    is_close: bool = False
+    qty: Decimal = ZERO
+    price: Decimal | None = None
+    margin: Decimal = ZERO
+    leverage: int | None = None
+    margin_mode: str = ""
+    position: Position | None = None
+
+    def row(self, now) -> tuple:
+        return (
+            self.lead_order.pk,
+            self.following.pk,
+            self.followed,
+            str(self.reason),
+            self.is_close,
+            self.qty,
+            self.price,
+            self.margin,
+            self.leverage,
+            str(self.margin_mode),
+            self.position.pk if self.position else None,
+            now,
+        )
 
 
 @dataclass
@@ -206,7 +255,7 @@ class _Context:
     touched: dict[int, Position] = field(default_factory=dict)  # id(position) → position
     closed: set = field(default_factory=set)
     closes: list[PositionClose] = field(default_factory=list)
-    decisions: list[CopyDecision] = field(default_factory=list)
+    decisions: list[_Decision] = field(default_factory=list)
     pairs_added: list[Following] = field(default_factory=list)
 
 
@@ -242,7 +291,7 @@ def _decide(ctx: _Context, f: Following, sub: _Sub) -> None:
             ctx.touched[id(copy)] = copy
             if copy.status == PositionStatus.CLOSED:
                 ctx.closed.add(copy)
-            decision = CopyDecision(
+            decision = _Decision(
                 lead_order=fill.order,
                 following=f,
                 followed=True,
@@ -258,12 +307,12 @@ def _decide(ctx: _Context, f: Following, sub: _Sub) -> None:
         if decision is None or opened.followed:
             decision = opened
     if decision is None:  # a close with nothing to close
-        decision = CopyDecision(lead_order=fill.order, following=f, followed=True, is_close=True)
+        decision = _Decision(lead_order=fill.order, following=f, followed=True, is_close=True)
     ctx.decisions.append(decision)
 
 
-def _not(ctx: _Context, f: Following, reason: str) -> CopyDecision:
-    return CopyDecision(lead_order=ctx.fill.order, following=f, followed=False, reason=reason, price=ctx.price)
+def _not(ctx: _Context, f: Following, reason: str) -> _Decision:
+    return _Decision(lead_order=ctx.fill.order, following=f, followed=False, reason=reason, price=ctx.price)
 
 
 def _leverage(ctx: _Context, f: Following) -> int:
@@ -277,7 +326,7 @@ def _leverage(ctx: _Context, f: Following) -> int:
     return max(1, min(leverage, ctx.market.max_leverage))
 
 
-def _open(ctx: _Context, f: Following, sub: _Sub) -> CopyDecision:
+def _open(ctx: _Context, f: Following, sub: _Sub) -> _Decision:
     fill, market, price = ctx.fill, ctx.market, ctx.price
     if fill.blocked:
         return _not(ctx, f, fill.blocked)
@@ -372,7 +421,7 @@ def _open(ctx: _Context, f: Following, sub: _Sub) -> CopyDecision:
         sub.positions.append(position)
     ctx.touched[id(position)] = position
     ctx.token_used += qty * price
-    return CopyDecision(
+    return _Decision(
         lead_order=fill.order,
         following=f,
         followed=True,

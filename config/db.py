@@ -8,16 +8,14 @@ from operator import attrgetter
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
-# PostgreSQL takes at most 65,535 bind parameters in one statement.
-_MAX_PARAMS = 60_000
-
 
 def bulk_update_rows(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
-    """Write ``fields`` of many rows in one ``UPDATE … FROM (VALUES …)`` statement on PostgreSQL.
+    """Write ``fields`` of many rows in one ``UPDATE … FROM unnest(arrays)`` statement on PostgreSQL.
 
     Django's ``bulk_update`` builds one ``CASE WHEN`` per field with a branch per
     row, whose planning cost grows with the square of the rows; a join against
-    a VALUES list stays linear. Other databases use ``bulk_update``.
+    one array per column stays linear and sends a handful of parameters.
+    Other databases use ``bulk_update``.
     """
     if not objs:
         return
@@ -28,28 +26,18 @@ def bulk_update_rows(model: type[models.Model], objs: Sequence[models.Model], fi
     meta = model._meta
     pk = meta.pk
     cols = [meta.get_field(name) for name in fields]
-    casts = [pk.db_type(connection)] + [c.db_type(connection) for c in cols]
-    row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-    names = ", ".join(connection.ops.quote_name(c.column) for c in cols)
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(c.column)} = v.{connection.ops.quote_name(c.column)}" for c in cols
-    )
-    table = connection.ops.quote_name(meta.db_table)
-    pk_col = connection.ops.quote_name(pk.column)
-    per_statement = max(1, _MAX_PARAMS // len(casts))
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in [pk, *cols])
+    names = ", ".join(quote(c.column) for c in [pk, *cols])
+    assignments = ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in cols)
+    getters = [_value_getter(c) for c in cols]
+    params = [[obj.pk for obj in objs], *([get(obj) for obj in objs] for get in getters)]
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), per_statement):
-            chunk = objs[start : start + per_statement]
-            params: list = []
-            getters = [_value_getter(c) for c in cols]
-            for obj in chunk:
-                params.append(obj.pk)
-                params.extend(get(obj) for get in getters)
-            cursor.execute(
-                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([row_sql] * len(chunk))}) "
-                f"AS v({pk_col}, {names}) WHERE t.{pk_col} = v.{pk_col}",
-                params,
-            )
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} AS t SET {assignments} FROM unnest({arrays}) AS v({names}) "
+            f"WHERE t.{quote(pk.column)} = v.{quote(pk.column)}",
+            params,
+        )
 
 
 def copy_insert(model: type[models.Model], objs: Sequence[models.Model], *, assign_ids: bool = False) -> None:

@@ -82,6 +82,7 @@ def lock_books_for(owners_by_wallet: dict[int, int]) -> dict[int, Book]:
             Q(pk__in=list(owners_by_wallet))
             | Q(owner_id__in=set(owners_by_wallet.values()), kind=AccountKind.POSITION_MARGIN, ref__in=refs)
         )
+        .only("id", "owner_id", "kind", "ref", "currency", "balance", "held")
         .order_by("pk")
         .select_for_update()
     }

@@ -11,13 +11,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import hooks
-from accounts.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidState
+from accounts.errors import IdempotencyConflict, InvalidInput, InvalidState
 from accounts.lock_objects import lock_accounts, lock_withdrawal
 from accounts.models import AccountKind, JournalEntry, User, Withdrawal, WithdrawalStatus
 from accounts.money import parse_amount
 from accounts.services.accounts import account_open, platform_account
-from accounts.services.ledger import hold_capture, hold_place, hold_release, transfer_post
+from accounts.services.ledger import hold_capture, hold_place, hold_release, transfer_guarded, transfer_post
 
 TRANSFERABLE_KINDS = (AccountKind.SPOT, AccountKind.FUTURES)
 
@@ -126,27 +125,13 @@ def transfer_create(
         raise InvalidInput("destination", "must differ from the source")
     source = account_open(owner=user, kind=source_kind)
     destination = account_open(owner=user, kind=destination_kind)
-    with transaction.atomic():
-        locked = lock_accounts([source.pk, destination.pk])
-        key = f"transfer:{user.pk}:{idempotency_key}"
-        if not JournalEntry.objects.filter(idempotency_key=key).exists():
-            room = hooks.withdrawable(locked[source.pk])
-            if amount > room:
-                raise InsufficientFunds(
-                    f"insufficient funds in {source_kind}: {room} can be transferred (margin in use stays)",
-                    fields={"amount": ["exceeds what can be transferred"]},
-                )
-        entry = transfer_post(
-            kind="transfer",
-            idempotency_key=key,
-            source_id=source.pk,
-            destination_id=destination.pk,
-            amount=amount,
-            actor_id=user.pk,
-            reason=f"{source_kind} to {destination_kind}",
-            reference=f"user:{user.pk}",
-        )
-        for account in (source, destination):
-            account.refresh_from_db(fields=["balance", "held"])
-            hooks.balance_changed(account)
-    return entry
+    return transfer_guarded(
+        source=source,
+        destination=destination,
+        amount=amount,
+        kind="transfer",
+        idempotency_key=f"transfer:{user.pk}:{idempotency_key}",
+        actor_id=user.pk,
+        reason=f"{source_kind} to {destination_kind}",
+        reference=f"user:{user.pk}",
+    )

@@ -245,3 +245,52 @@ def hold_release(*, hold_id: int) -> Hold:
         hold.closed_at = timezone.now()
         hold.save(update_fields=["status", "closed_at"])
     return hold
+
+
+def transfer_guarded(
+    *,
+    source: LedgerAccount,
+    destination: LedgerAccount,
+    amount: Decimal,
+    kind: str,
+    idempotency_key: str,
+    actor_id: int | None = None,
+    reason: str = "",
+    reference: str = "",
+    limit: Decimal | None = None,
+) -> JournalEntry:
+    """Move money out of an account no further than what may leave it, and tell the apps that watch balances.
+
+    Locks both accounts, asks ``accounts.hooks`` how much may leave ``source``
+    (e.g. the futures venue keeps margin in use), applies the caller's own
+    ``limit`` too, posts the entry and reports both balance changes. A retry of
+    the same key returns the first entry without checking again.
+    """
+    amount = parse_amount(amount)
+    with transaction.atomic():
+        locked = lock_accounts([source.pk, destination.pk])
+        existing = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+        room = hooks.withdrawable(locked[source.pk])
+        if limit is not None:
+            room = min(room, limit)
+        if amount > room:
+            raise InsufficientFunds(
+                f"at most {max(room, ZERO)} USDT can leave this {source.kind} account now",
+                fields={"amount": [f"at most {max(room, ZERO)}"]},
+            )
+        entry = transfer_post(
+            kind=kind,
+            idempotency_key=idempotency_key,
+            source_id=source.pk,
+            destination_id=destination.pk,
+            amount=amount,
+            actor_id=actor_id,
+            reason=reason,
+            reference=reference,
+        )
+        for account in (source, destination):
+            account.refresh_from_db(fields=["balance", "held"])
+            hooks.balance_changed(account)
+    return entry

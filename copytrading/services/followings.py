@@ -8,13 +8,12 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from accounts import hooks
-from accounts.errors import InsufficientFunds, InvalidInput, InvalidState, RuleViolation
+from accounts.errors import InvalidInput, InvalidState, RuleViolation
 from accounts.lock_objects import lock_accounts
 from accounts.models import AccountKind, JournalEntry, User
 from accounts.money import parse_amount
 from accounts.services.accounts import account_open
-from accounts.services.ledger import transfer_post
+from accounts.services.ledger import transfer_guarded, transfer_post
 from copytrading.models import (
     CloseReason,
     CopySettings,
@@ -94,22 +93,15 @@ def following_start(
 
 
 def _transfer_in(following: Following, source, amount: Decimal, key: str) -> None:
-    locked = lock_accounts([source.pk, following.sub_account_id])
-    room = hooks.withdrawable(locked[source.pk])
-    if amount > room:
-        raise InsufficientFunds(f"{room} USDT available in {source.kind}", fields={"amount": ["exceeds available"]})
-    transfer_post(
+    transfer_guarded(
+        source=source,
+        destination=following.sub_account,
+        amount=amount,
         kind="following_funds_in",
         idempotency_key=key,
-        source_id=source.pk,
-        destination_id=following.sub_account_id,
-        amount=amount,
         actor_id=following.follower_id,
         reference=f"following:{following.pk}",
     )
-    for account in (source, following.sub_account):
-        account.refresh_from_db(fields=["balance", "held"])
-        hooks.balance_changed(account)
 
 
 def following_update_settings(*, following: Following, changes: dict) -> Following:
@@ -161,32 +153,23 @@ def following_withdraw(*, following: Following, amount: Decimal, idempotency_key
     spot = account_open(owner=following.follower, kind=AccountKind.SPOT)
     key = f"follow-out:{following.pk}:{idempotency_key}"
     with transaction.atomic():
+        # The following's row lock serialises its withdrawals: a retried key is seen here.
         following = Following.objects.select_for_update().select_related("sub_account").get(pk=following.pk)
-        locked = lock_accounts([following.sub_account_id, spot.pk])
-        existing = JournalEntry.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return existing
-        room = hooks.withdrawable(locked[following.sub_account_id])
-        if following.mode == FollowMode.DIVERSE:
-            # A shared pool: this following takes out only its own share, never its open copies' margin.
-            room = min(room, _diverse_share(following))
-        if amount > room:
-            raise InsufficientFunds(
-                f"at most {room} USDT can be withdrawn now (margin of open positions stays)",
-                fields={"amount": [f"at most {room}"]},
-            )
-        entry = transfer_post(
+        retry = JournalEntry.objects.filter(idempotency_key=key).exists()
+        # A shared pool: a Diverse following takes out only its own share, never its open copies' margin.
+        limit = _diverse_share(following) if following.mode == FollowMode.DIVERSE else None
+        entry = transfer_guarded(
+            source=following.sub_account,
+            destination=spot,
+            amount=amount,
             kind="following_funds_out",
             idempotency_key=key,
-            source_id=following.sub_account_id,
-            destination_id=spot.pk,
-            amount=amount,
             actor_id=following.follower_id,
             reference=f"following:{following.pk}",
+            limit=limit,
         )
-        Following.objects.filter(pk=following.pk).update(invested=F("invested") - amount)
-        following.sub_account.refresh_from_db(fields=["balance", "held"])
-        hooks.balance_changed(following.sub_account)
+        if not retry:
+            Following.objects.filter(pk=following.pk).update(invested=F("invested") - amount)
     return entry
 
 

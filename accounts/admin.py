@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from accounts.admin_actions import decide_with_reason
 from accounts.errors import ServiceError
 from accounts.models import Hold, JournalEntry, LedgerAccount, LedgerAuditRun, Posting, User, Withdrawal
 from accounts.money import MAX_AMOUNT, parse_amount
@@ -139,36 +140,18 @@ class HoldAdmin(ReadOnlyAdmin):
     list_select_related = ["account__owner"]
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded with the decision.")
-
-
 def _decide(modeladmin, request, queryset, decide, verb: str):
-    if "apply" in request.POST:
-        form = ReasonForm(request.POST)
-        if form.is_valid():
-            done = 0
-            for withdrawal in queryset.order_by("pk"):
-                try:
-                    decide(withdrawal_id=withdrawal.pk, operator=request.user, reason=form.cleaned_data["reason"])
-                    done += 1
-                except ServiceError as exc:
-                    modeladmin.message_user(request, f"Withdrawal #{withdrawal.pk}: {exc.detail}", messages.ERROR)
-            if done:
-                modeladmin.message_user(request, f"{done} withdrawal(s) {verb}.", messages.SUCCESS)
-            return None
-    else:
-        form = ReasonForm()
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": f"Withdrawals to be {verb}",
-        "form": form,
-        "queryset": queryset,
-        "action": request.POST.get("action"),
-        "opts": modeladmin.model._meta,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/accounts/withdrawal_decision.html", context)
+    return decide_with_reason(
+        modeladmin,
+        request,
+        queryset,
+        decide=decide,
+        id_kwarg="withdrawal_id",
+        label=lambda w: f"Withdrawal #{w.pk}",
+        noun="withdrawal(s)",
+        verb=verb,
+        template="admin/accounts/withdrawal_decision.html",
+    )
 
 
 @admin.register(Withdrawal)

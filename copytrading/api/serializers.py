@@ -60,6 +60,12 @@ class OrderOutputSerializer(serializers.Serializer):
     leverage = serializers.IntegerField()
     margin_mode = serializers.ChoiceField(choices=MarginMode.choices)
     position_id = serializers.IntegerField(allow_null=True)
+    copy_blocked = serializers.CharField(
+        help_text=(
+            "For a lead trader's open that followers will not copy, why: lead_frequency_limit (within 3 s of "
+            "the previous open), partial_fill, lead_suspended. Empty otherwise."
+        )
+    )
     created_at = serializers.DateTimeField()
 
 

@@ -1,18 +1,24 @@
-"""Builders for copy-trading scenarios."""
+"""Builders for copy-trading scenarios. Followers start and leads trade through the API, as clients do;
+the fan-out then runs as the `copy` worker would run it."""
 
 from __future__ import annotations
 
 import uuid
 from decimal import Decimal
 
+from rest_framework.test import APIClient
+
 from accounts.models import LedgerAccount
 from copytrading.models import Following, LeadTrader, Order, Position, PositionStatus
 from copytrading.services.fanout import copy_fanout
-from copytrading.services.followings import following_start
 from copytrading.services.leads import lead_trader_apply, lead_trader_approve
-from copytrading.services.market_settings import market_setting_set
-from copytrading.services.orders import order_place
-from tests.factories import OperatorFactory, UserFactory, fund_futures, fund_spot, futures
+from tests.factories import OperatorFactory, UserFactory, fund_futures, fund_spot
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 def make_lead(*, equity: str = "10000", ratio: str = "0.1", minimum: str = "0", nickname: str | None = None):
@@ -28,16 +34,13 @@ def make_lead(*, equity: str = "10000", ratio: str = "0.1", minimum: str = "0", 
 
 
 def follow(lead: LeadTrader, *, amount: str = "1000", mode: str = "smart", user=None, **settings) -> Following:
+    """Start following through ``POST /api/v1/followings``."""
     user = user or UserFactory()
     fund_spot(user, amount)
-    return following_start(
-        follower=user,
-        lead=lead,
-        mode=mode,
-        amount=Decimal(amount),
-        settings=settings,
-        idempotency_key=uuid.uuid4().hex,
-    )
+    body = {"lead": lead.pk, "mode": mode, "amount": amount, "source": "spot", "settings": settings}
+    response = client_for(user).post("/api/v1/followings", body, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+    assert response.status_code == 201, response.data
+    return Following.objects.get(pk=response.data["id"])
 
 
 def lead_order(
@@ -51,16 +54,21 @@ def lead_order(
     reduce_only: bool = False,
     fanout: bool = True,
 ) -> Order:
-    wallet = futures(lead.user)
-    market_setting_set(account=wallet, market=market, leverage=leverage, margin_mode=mode)
-    order = order_place(
-        account=wallet,
-        market=market,
-        side=side,
-        qty=Decimal(qty),
-        reduce_only=reduce_only,
-        idempotency_key=uuid.uuid4().hex,
+    """The lead sets its leverage and mode and places a market order through the API; then the fan-out runs."""
+    client = client_for(lead.user)
+    response = client.put(
+        f"/api/v1/markets/{market.symbol}/settings", {"leverage": leverage, "margin_mode": mode}, format="json"
     )
+    assert response.status_code == 200, response.data
+    response = client.post(
+        "/api/v1/orders",
+        {"symbol": market.symbol, "side": side, "qty": qty, "reduce_only": reduce_only},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
+    )
+    assert response.status_code == 201, response.data
+    order = Order.objects.get(pk=response.data["id"])
+    assert response.data["copy_blocked"] == order.copy_blocked
     if fanout:
         copy_fanout(lead_order_id=order.pk)
     return order

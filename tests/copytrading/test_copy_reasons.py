@@ -1,4 +1,5 @@
-"""Every not-followed reason of R-CT-14 from a scenario that really causes it, through the real fan-out path,
+"""Every not-followed reason of R-CT-14 from a scenario that really causes it, through the API (followers start,
+leads trade) and the real fan-out path,
 and each follower setting of R-CT-05 changing what is copied."""
 
 from datetime import timedelta

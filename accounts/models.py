@@ -84,6 +84,8 @@ class AccountKind(models.TextChoices):
     EXPERIENCE_VOUCHER = "experience_voucher", "Experience voucher"
     # The isolated margin of one trading account's positions (ref = the trading account's id).
     POSITION_MARGIN = "position_margin", "Isolated position margin"
+    # A following's profit share frozen on a withdrawal (ref = the following's id), released daily.
+    FROZEN_SHARE = "frozen_share", "Frozen profit share"
     # platform-owned
     HOUSE = "house", "House (counterparty)"
     INSURANCE_FUND = "insurance_fund", "Insurance fund"

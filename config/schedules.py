@@ -51,6 +51,14 @@ JOBS: tuple[Job, ...] = (
         description="Funding between longs and shorts at 00:00, 08:00 and 16:00 UTC (R-MG-07).",
     ),
     Job(
+        name="profit-share-daily",
+        task="copytrading.tasks.profit_share_daily",
+        minute="0",
+        hour="0",
+        queue="settlement",
+        description="Pay pending profit shares and unfreeze, 00:00 platform time (R-PS-06).",
+    ),
+    Job(
         name="outbox-deliver",
         task="copytrading.tasks.outbox_deliver",
         minute="*",

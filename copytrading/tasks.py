@@ -37,3 +37,12 @@ def copy_fanout_run(lead_order_id: int) -> int:
     from copytrading.services.fanout import copy_fanout
 
     return copy_fanout(lead_order_id=lead_order_id)
+
+
+@shared_task(queue="settlement", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def profit_share_daily() -> int:
+    """00:00 platform time: pay pending shares and unfreeze, for followings with no open copy (R-PS-06)."""
+    from copytrading.services.profit_share import profit_share_daily_run
+    from copytrading.services.time import platform_today
+
+    return profit_share_daily_run(day=platform_today())

@@ -271,7 +271,15 @@ class FollowingWithdrawalOutputSerializer(serializers.Serializer):
     class Meta:
         ref_name = "FollowingWithdrawalOutput"
 
-    entry_id = serializers.IntegerField()
-    amount = MoneyOutField(help_text="What reached the spot account.")
-    created_at = serializers.DateTimeField()
+    confirmed = serializers.BooleanField(help_text="false: a preview; nothing changed.")
+    entry_id = serializers.IntegerField(allow_null=True)
+    requested = MoneyOutField()
+    amount = MoneyOutField(help_text="What reaches (or would reach) the spot account.")
+    frozen_now = MoneyOutField(help_text="Profit share frozen by this withdrawal (R-PS-03).")
+    frozen_total = MoneyOutField(help_text="All profit share frozen on this following after it.")
+    pending_share = MoneyOutField()
+    liquidation_prices = serializers.DictField(
+        child=MoneyOutField(allow_null=True), help_text="Position id → estimated liquidation price after it."
+    )
+    created_at = serializers.DateTimeField(allow_null=True)
     following = FollowingDetailOutputSerializer()

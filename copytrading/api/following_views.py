@@ -232,32 +232,54 @@ class FollowingWithdrawalApi(APIView):
             ref_name = "FollowingWithdrawalInput"
 
         amount = AmountField()
+        confirm = serializers.BooleanField(
+            default=True, help_text="false: preview what would be frozen and paid out, change nothing."
+        )
 
     @extend_schema(
         operation_id="followings_withdrawals",
         parameters=[FOLLOWING_PATH, IDEMPOTENCY_HEADER],
         request=InputSerializer,
-        responses={201: FollowingWithdrawalOutputSerializer, **NOT_FOUND, **MONEY_ERRORS},
+        responses={
+            200: FollowingWithdrawalOutputSerializer,
+            201: FollowingWithdrawalOutputSerializer,
+            **NOT_FOUND,
+            **MONEY_ERRORS,
+        },
     )
     def post(self, request, following_id: int):
         following = following_or_404(request, following_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
 
-        def execute():
-            entry = following_withdraw(
+        def run(confirm: bool):
+            outcome = following_withdraw(
                 following=following,
                 amount=data.validated_data["amount"],
                 idempotency_key=idempotency_key_of(request),
+                confirm=confirm,
             )
-            paid = entry.postings.exclude(account_id=following.sub_account_id).get().amount
+            plan, entry = outcome.plan, outcome.entry
             body = {
-                "entry_id": entry.pk,
-                "amount": paid,
-                "created_at": entry.created_at,
+                "confirmed": entry is not None,
+                "entry_id": entry.pk if entry else None,
+                "requested": plan.requested,
+                "amount": plan.payout,
+                "frozen_now": plan.freeze,
+                "frozen_total": plan.frozen_after,
+                "pending_share": plan.pending,
+                "liquidation_prices": {str(k): v for k, v in outcome.liquidation_prices.items()},
+                "created_at": entry.created_at if entry else None,
                 "following": following_loaded(request, following_id),
             }
-            return Response(FollowingWithdrawalOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+            code = status.HTTP_201_CREATED if entry else status.HTTP_200_OK
+            return Response(FollowingWithdrawalOutputSerializer(body).data, status=code)
+
+        if not data.validated_data["confirm"]:
+            return run(False)  # a preview changes nothing: no idempotency record either
+
+        def execute():
+            return run(True)
 
         return idempotent(request, "followings-withdrawals", execute)
 

@@ -11,6 +11,7 @@ from copytrading.models.copy import (
     LeverageChoice,
     ModeChoice,
     NotFollowedReason,
+    ShareSettlement,
     StopMethod,
 )
 from copytrading.models.events import OutboxDelivery, OutboxEvent
@@ -55,6 +56,7 @@ __all__ = [
     "PositionStatus",
     "PriceSource",
     "RiskSweep",
+    "ShareSettlement",
     "Side",
     "StopMethod",
 ]

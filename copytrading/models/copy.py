@@ -134,6 +134,9 @@ class Following(models.Model):
     status = models.CharField(max_length=10, choices=FollowingStatus.choices, default=FollowingStatus.ACTIVE)
     stop_method = models.CharField(max_length=12, choices=StopMethod.choices, blank=True, default="")
     invested = MoneyField(default=Decimal("0"), help_text="Net amount transferred in.")
+    # Profit share (R-PS-01): the high-water mark H of the net realised result, and what was paid.
+    high_water_mark = MoneyField(default=Decimal("0"))
+    share_paid = MoneyField(default=Decimal("0"))
     # Settings (R-CT-05); a change applies to copy opens made after it.
     pairs = models.JSONField(null=True, blank=True, help_text="Symbols followed; null: all.")
     auto_follow_new_pairs = models.BooleanField(default=True)
@@ -212,3 +215,19 @@ class CopyDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_order_id}/{self.following_id}: {'followed' if self.followed else self.reason}"
+
+
+class ShareSettlement(models.Model):
+    """One daily profit-share settlement of a following on a platform date: the run's key (R-PS-06)."""
+
+    following = models.ForeignKey(Following, on_delete=models.PROTECT, related_name="share_settlements")
+    day = models.DateField(help_text="Platform date (Asia/Shanghai).")
+    paid = MoneyField(default=Decimal("0"))
+    unfrozen = MoneyField(default=Decimal("0"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["following", "day"], name="share_settlement_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.following_id} {self.day}: paid {self.paid}"

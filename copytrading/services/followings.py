@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from accounts.errors import InvalidInput, InvalidState, RuleViolation
+from accounts import hooks
+from accounts.errors import InsufficientFunds, InvalidInput, InvalidState, RuleViolation
 from accounts.lock_objects import lock_accounts
-from accounts.models import AccountKind, JournalEntry, User
+from accounts.models import AccountKind, JournalEntry, LedgerAccount, User
 from accounts.money import parse_amount
 from accounts.services.accounts import account_open
 from accounts.services.ledger import transfer_guarded, transfer_post
@@ -27,6 +29,8 @@ from copytrading.models import (
 )
 from copytrading.services.follow_settings import settings_validate
 from copytrading.services.leads import lead_follower_slots
+from copytrading.services.profit_share import WithdrawalPlan, share_freeze, share_settle, withdrawal_plan
+from copytrading.services.risk import account_equity
 
 SOURCE_KINDS = (AccountKind.SPOT, AccountKind.FUTURES)
 
@@ -142,10 +146,24 @@ def following_add_funds(*, following: Following, amount: Decimal, source: str, i
     return following
 
 
-def following_withdraw(*, following: Following, amount: Decimal, idempotency_key: str) -> JournalEntry:
-    """Withdraw from the sub-account to spot; never what open positions need (margin in use stays).
+@dataclass
+class WithdrawalOutcome:
+    """A withdrawal previewed (``entry`` None) or executed; ``liquidation_prices`` are the estimates after it."""
 
-    The single place where the profit-share freeze of R-PS-03 applies.
+    plan: WithdrawalPlan
+    entry: JournalEntry | None
+    liquidation_prices: dict[int, Decimal | None]
+
+
+def following_withdraw(
+    *, following: Following, amount: Decimal, idempotency_key: str, confirm: bool = True
+) -> WithdrawalOutcome:
+    """Withdraw from the sub-account to spot, never what open positions need (margin in use stays).
+
+    The pending profit share is frozen first when it exceeds 30 % of what would
+    remain (R-PS-03/04), so the amount paid out may be less than requested.
+    ``confirm=False`` computes the same plan under the same locks and changes
+    nothing: the follower sees it, with the new liquidation prices, and confirms.
     """
     amount = parse_amount(amount, field="amount")
     if not following.is_live:
@@ -153,24 +171,63 @@ def following_withdraw(*, following: Following, amount: Decimal, idempotency_key
     spot = account_open(owner=following.follower, kind=AccountKind.SPOT)
     key = f"follow-out:{following.pk}:{idempotency_key}"
     with transaction.atomic():
-        # The following's row lock serialises its withdrawals: a retried key is seen here.
-        following = Following.objects.select_for_update().select_related("sub_account").get(pk=following.pk)
-        retry = JournalEntry.objects.filter(idempotency_key=key).exists()
-        # A shared pool: a Diverse following takes out only its own share, never its open copies' margin.
-        limit = _diverse_share(following) if following.mode == FollowMode.DIVERSE else None
+        # The following's row lock serialises its withdrawals and the daily run.
+        following = Following.objects.select_for_update().select_related("sub_account", "lead").get(pk=following.pk)
+        retry = JournalEntry.objects.filter(idempotency_key=key).first()
+        wallet = lock_accounts([following.sub_account_id, spot.pk])[following.sub_account_id]
+        positions = list(Position.objects.filter(account=wallet, status=PositionStatus.OPEN).select_related("market"))
+        if following.mode == FollowMode.DIVERSE:
+            from copytrading.services.guardian import following_net_value
+
+            equity, available = (
+                following_net_value(following),
+                min(hooks.withdrawable(wallet), _diverse_share(following)),
+            )
+        else:
+            margin = LedgerAccount.objects.filter(
+                owner_id=wallet.owner_id, kind=AccountKind.POSITION_MARGIN, ref=str(wallet.pk)
+            ).values_list("balance", flat=True).first() or Decimal(0)
+            equity, available = account_equity(wallet, margin, positions), hooks.withdrawable(wallet)
+        plan = withdrawal_plan(following=following, amount=amount, equity=equity, available=available)
+        if retry is None and (plan.payout <= 0 or (plan.freeze == 0 and amount > available)):
+            # Only a freeze may shorten a withdrawal; otherwise asking for more than is free is an error.
+            raise InsufficientFunds(
+                f"at most {max(available - plan.freeze, Decimal(0))} USDT can be withdrawn now "
+                "(margin of open positions and any frozen profit share stay)",
+                fields={"amount": [f"at most {max(available - plan.freeze, Decimal(0))}"]},
+            )
+        prices = _prices_after(wallet, positions, plan.freeze + plan.payout)
+        if not confirm:
+            return WithdrawalOutcome(plan=plan, entry=None, liquidation_prices=prices)
+        if retry is not None:
+            return WithdrawalOutcome(plan=plan, entry=retry, liquidation_prices=prices)
+        share_freeze(following=following, amount=plan.freeze, key=f"{key}:freeze")
         entry = transfer_guarded(
             source=following.sub_account,
             destination=spot,
-            amount=amount,
+            amount=plan.payout,
             kind="following_funds_out",
             idempotency_key=key,
             actor_id=following.follower_id,
             reference=f"following:{following.pk}",
-            limit=limit,
         )
-        if not retry:
-            Following.objects.filter(pk=following.pk).update(invested=F("invested") - amount)
-    return entry
+        Following.objects.filter(pk=following.pk).update(invested=F("invested") - plan.payout)
+    return WithdrawalOutcome(plan=plan, entry=entry, liquidation_prices=prices)
+
+
+def _prices_after(wallet: LedgerAccount, positions: list[Position], leaving: Decimal) -> dict[int, Decimal | None]:
+    """Estimated liquidation prices once ``leaving`` has left the wallet (isolated ones do not move)."""
+    from copy import copy
+
+    from copytrading.services.risk import cross_prices, isolated_liquidation_price
+
+    after = copy(wallet)
+    after.balance -= leaving
+    cross = [p for p in positions if p.margin_mode == "cross"]
+    estimates = cross_prices(after, cross)[0] if cross else {}
+    return {
+        p.pk: isolated_liquidation_price(p) if p.margin_mode == "isolated" else estimates.get(id(p)) for p in positions
+    }
 
 
 def following_stop(
@@ -202,11 +259,15 @@ def following_stop(
 def following_finish_if_flat(*, following: Following) -> Following:
     """Settle a stopping following with no copy position left and return its funds to spot, once."""
     with transaction.atomic():
-        following = Following.objects.select_for_update().select_related("sub_account").get(pk=following.pk)
+        following = (
+            Following.objects.select_for_update().select_related("sub_account", "lead__user").get(pk=following.pk)
+        )
         if following.status != FollowingStatus.STOPPING:
             return following
         if Position.objects.filter(slot=following.pk, status=PositionStatus.OPEN).exists():
             return following
+        # The lead's share first (R-PS-02): paid from the frozen part, then the sub-account; the rest unfrozen.
+        share_settle(following=following, key=f"ps-stop:{following.pk}")
         spot = account_open(owner=following.follower, kind=AccountKind.SPOT)
         locked = lock_accounts([following.sub_account_id, spot.pk])
         remainder = locked[following.sub_account_id].available

@@ -1,0 +1,171 @@
+"""Profit share with a high-water mark, the withdrawal freeze and the daily run. (R-PS-01 … R-PS-07)"""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal as D
+
+import pytest
+
+from accounts.models import AccountKind, LedgerAccount, Posting
+from accounts.selectors import ledger_audit
+from copytrading.models import LeadTrader, Position, ShareSettlement
+from copytrading.services.followings import following_stop, following_update_settings, following_withdraw
+from copytrading.services.prices import mark_price_set
+from copytrading.services.profit_share import (
+    following_net_result,
+    profit_share_daily_run,
+    share_pending,
+    withdrawal_plan,
+)
+from copytrading.services.time import platform_today
+from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead, sub_balance
+from tests.factories import MarketFactory, spot
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 11, 22)
+
+
+@pytest.fixture
+def free_btc(db):
+    """A market without fees, so every number below is a round one."""
+    return MarketFactory(symbol="FREEUSDT", base_asset="FREE", taker_fee_rate=D("0"))
+
+
+def trade(lead, market, entry: str, exit_: str, following=None):
+    """The lead buys 0.1 at ``entry`` (10x) and closes at ``exit_``.
+
+    A Diverse ``following`` is given the fixed margin that makes its copy exactly 0.01 at ``entry``.
+    """
+    LeadTrader.objects.filter(pk=lead.pk).update(last_open_at=None)
+    lead.refresh_from_db()
+    if following is not None:
+        following_update_settings(following=following, changes={"diverse_margin": D(entry) / 1000})
+    mark_price_set(market=market, price=D(entry))
+    lead_order(lead, market, qty="0.1")
+    mark_price_set(market=market, price=D(exit_))
+    lead_order(lead, market, side="sell", qty="0.1", reduce_only=True)
+
+
+def daily(day=DAY):
+    return profit_share_daily_run(day=day)
+
+
+def test_the_high_water_mark_at_a_10_percent_ratio(free_btc):
+    """R-PS-01 and R-PS-02 with worked numbers (0.01 BTC copies, no fees)."""
+    lead = make_lead(equity="10000", ratio="0.1")
+    following = follow(lead, amount="1000", mode="diverse", diverse_margin="60")
+    trade(lead, free_btc, "60000", "70000", following)  # +100
+    assert (following_net_result(following), share_pending(following)) == (D("100"), D("10"))
+    trade(lead, free_btc, "70000", "66000", following)  # −40 before payment: C 60, pending shrinks to 6
+    assert share_pending(following) == D("6")
+    assert daily() == 1  # paid 6 at 00:00; H moves to 60
+    following.refresh_from_db()
+    assert (following.high_water_mark, following.share_paid) == (D("60"), D("6"))
+    assert spot(lead.user).balance == D("6")
+    trade(lead, free_btc, "66000", "63000", following)  # −30 after payment: C 30, below H
+    assert share_pending(following) == 0
+    trade(lead, free_btc, "63000", "65000", following)  # +20: C 50, recovery still below H
+    assert share_pending(following) == 0
+    trade(lead, free_btc, "65000", "68000", following)  # +30: C 80, 20 above H
+    assert share_pending(following) == D("2")
+    following_stop(following=following, method="market")  # stopping pays exactly the pending share
+    assert spot(lead.user).balance == D("8")
+    following.refresh_from_db()
+    assert (following.high_water_mark, following.share_paid) == (D("80"), D("8"))
+    # The follower got everything else: 1,000 + 80 − 8.
+    assert spot(following.follower).balance == D("1072")
+    assert sub_balance(following) == 0
+    assert ledger_audit().ok
+
+
+def test_the_freeze_worked_example_of_r_ps_03(free_btc):
+    """Equity 1,000 all available, pending 100: asking 800 freezes 100 and pays 800; asking 950 pays 900."""
+    lead = make_lead(ratio="0.1")
+    following = follow(lead, amount="1000")
+    Position.objects.create(  # a closed copy that earned 1,000: C = 1,000, pending 100
+        account=following.sub_account,
+        market=free_btc,
+        slot=following.pk,
+        side="long",
+        qty=0,
+        entry_price=1,
+        leverage=1,
+        margin_mode="cross",
+        margin=0,
+        realised_pnl=D("1000"),
+        status="closed",
+    )
+    plan = withdrawal_plan(following=following, amount=D("800"), equity=D("1000"), available=D("1000"))
+    assert (plan.pending, plan.freeze, plan.payout) == (D("100"), D("100"), D("800"))
+    plan = withdrawal_plan(following=following, amount=D("950"), equity=D("1000"), available=D("1000"))
+    assert (plan.freeze, plan.payout) == (D("100"), D("900"))
+    plan = withdrawal_plan(following=following, amount=D("500"), equity=D("1000"), available=D("1000"))
+    assert plan.freeze == 0  # 30 % × 500 = 150 ≥ 100: nothing frozen (R-PS-05: only when it would endanger it)
+
+
+def test_withdrawals_freeze_first_then_only_the_difference_and_preview_equals_execution(free_btc):
+    """R-PS-03/04/07: 1,100 equity with 10 pending; the records show each freeze and its refund."""
+    lead = make_lead(ratio="0.1")
+    following = follow(lead, amount="1000")
+    trade(lead, free_btc, "60000", "70000")  # C 100, pending 10, equity 1,100 all available
+    preview = following_withdraw(following=following, amount=D("1080"), idempotency_key="w1", confirm=False)
+    assert (preview.plan.freeze, preview.plan.payout, preview.entry) == (D("10"), D("1080"), None)
+    assert sub_balance(following) == D("1100")  # a preview changes nothing
+    done = following_withdraw(following=following, amount=D("1080"), idempotency_key="w1")
+    assert (done.plan.freeze, done.plan.payout) == (preview.plan.freeze, preview.plan.payout)
+    assert spot(following.follower).balance == D("1080")
+    assert sub_balance(following) == D("10")
+    frozen = LedgerAccount.objects.get(kind=AccountKind.FROZEN_SHARE, ref=str(following.pk))
+    assert frozen.balance == D("10")
+    second = following_withdraw(following=following, amount=D("10"), idempotency_key="w2")
+    assert (second.plan.freeze, second.plan.payout) == (0, D("10"))  # already frozen covers it
+    assert daily() == 1  # flat: pays the 10 from the frozen amount
+    assert spot(lead.user).balance == D("10")
+    kinds = list(
+        Posting.objects.filter(account=following.sub_account).order_by("pk").values_list("entry__kind", flat=True)
+    )
+    assert "profit_share_freeze" in kinds
+    assert ledger_audit().ok
+
+
+def test_frozen_money_is_not_margin_and_raises_a_long_copys_liquidation_price(free_btc):
+    """R-PS-05 / R-MG-06."""
+    lead = make_lead(ratio="0.1")
+    following = follow(lead, amount="1000")
+    trade(lead, free_btc, "60000", "70000")  # pending 10
+    LeadTrader.objects.filter(pk=lead.pk).update(last_open_at=None)
+    lead_order(lead, free_btc, qty="0.1")  # an open cross copy of 0.011 BTC
+    copy = copy_of(following, free_btc)
+    before = copy.liquidation_price
+    # Equity 1,100, of which the copy's margin is in use: asking 1,070 leaves 30, 30 % of it 9 < 10.
+    outcome = following_withdraw(following=following, amount=D("1070"), idempotency_key="w")
+    assert outcome.plan.freeze == D("10")
+    copy.refresh_from_db()
+    # Fully backed before (no liquidation price); with 1,070 out and 10 frozen, only ~20 of cushion is left.
+    assert before is None and copy.liquidation_price is not None
+    assert outcome.liquidation_prices[copy.pk] == copy.liquidation_price
+
+
+def test_the_daily_run_pays_flat_accounts_once_and_leaves_open_ones(free_btc):
+    """R-PS-06: keyed by (following, platform date); a following with an open copy is left as it is."""
+    flat_lead, busy_lead = make_lead(ratio="0.1"), make_lead(ratio="0.1")
+    flat, busy = follow(flat_lead), follow(busy_lead)
+    trade(flat_lead, free_btc, "60000", "70000")
+    trade(busy_lead, free_btc, "60000", "70000")
+    LeadTrader.objects.filter(pk=busy_lead.pk).update(last_open_at=None)
+    lead_order(busy_lead, free_btc, qty="0.1")
+    assert copy_of(busy, free_btc) is not None
+    pending_flat, pending_busy = share_pending(flat), share_pending(busy)
+    assert pending_flat > 0 and pending_busy > 0
+    assert daily() == 1
+    assert ShareSettlement.objects.get(following=flat).paid == pending_flat
+    assert not ShareSettlement.objects.filter(following=busy).exists()
+    assert share_pending(busy) == pending_busy
+    assert daily() == 0  # a second run that day changes nothing
+    assert spot(flat_lead.user).balance == pending_flat
+    assert spot(busy_lead.user).balance == 0
+    assert ledger_audit().ok
+
+
+def test_platform_days_begin_at_midnight_in_shanghai():
+    assert platform_today(datetime(2026, 11, 21, 15, 59, tzinfo=UTC)) == date(2026, 11, 21)
+    assert platform_today(datetime(2026, 11, 21, 16, 0, tzinfo=UTC)) == date(2026, 11, 22)

@@ -126,3 +126,11 @@ def following_decisions(
 def following_records(*, following: Following) -> QuerySet[Posting]:
     """Every ledger movement of the following's sub-account (for Diverse: of the shared pool)."""
     return Posting.objects.filter(account_id=following.sub_account_id).select_related("entry")
+
+
+def following_share(*, following: Following) -> dict:
+    """The profit-share figures a follower sees (R-PS-01, R-PS-07): C, pending and frozen."""
+    from copytrading.services.profit_share import following_net_result, frozen_amount, share_pending
+
+    net = following_net_result(following)
+    return {"net_result": net, "pending": share_pending(following, net), "frozen": frozen_amount(following)}

@@ -226,6 +226,11 @@ class FollowingDetailOutputSerializer(FollowingOutputSerializer):
         source="funds.net_value", help_text="This following's own net value (Smart Ratio: the equity)."
     )
     positions = PositionOutputSerializer(many=True, source="open_positions", help_text="Open copy positions.")
+    net_result = MoneyOutField(source="share.net_result", help_text="C: net realised result of the copies (R-PS-01).")
+    high_water_mark = MoneyOutField(help_text="H: the profit share is due on C above it.")
+    share_pending = MoneyOutField(source="share.pending", help_text="The lead's share now due: ratio × max(0, C − H).")
+    share_frozen = MoneyOutField(source="share.frozen", help_text="Share frozen by withdrawals until 00:00 UTC+8.")
+    share_paid = MoneyOutField()
     settings = FollowSettingsOutputSerializer(source="*")
 
 

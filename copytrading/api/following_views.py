@@ -38,6 +38,7 @@ from copytrading.selectors_copy import (
     following_list,
     following_positions,
     following_records,
+    following_share,
     lead_trader_get,
 )
 from copytrading.services.follow_settings import settings_validate
@@ -67,6 +68,7 @@ def following_loaded(request, following_id: int) -> Following:
     following = following_or_404(request, following_id)
     following.funds = following_funds(following=following)
     following.open_positions = list(following_positions(following=following))
+    following.share = following_share(following=following)
     return following
 
 

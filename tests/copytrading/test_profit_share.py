@@ -169,3 +169,35 @@ def test_the_daily_run_pays_flat_accounts_once_and_leaves_open_ones(free_btc):
 def test_platform_days_begin_at_midnight_in_shanghai():
     assert platform_today(datetime(2026, 11, 21, 15, 59, tzinfo=UTC)) == date(2026, 11, 21)
     assert platform_today(datetime(2026, 11, 21, 16, 0, tzinfo=UTC)) == date(2026, 11, 22)
+
+
+def test_the_api_previews_a_withdrawal_then_executes_it_and_shows_the_share(free_btc):
+    """R-PS-03 in two steps: confirm=false changes nothing; confirm=true does what the preview said."""
+    from tests.copytrading.copy_helpers import client_for
+
+    lead = make_lead(ratio="0.1")
+    following = follow(lead, amount="1000")
+    trade(lead, free_btc, "60000", "70000")
+    client = client_for(following.follower)
+    url = f"/api/v1/followings/{following.pk}"
+    detail = client.get(url).data
+    assert (detail["net_result"], detail["share_pending"], detail["share_frozen"]) == (
+        "100.00000000",
+        "10.00000000",
+        "0.00000000",
+    )
+    body = {"amount": "1080", "confirm": False}
+    preview = client.post(f"{url}/withdrawals", body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert preview.status_code == 200, preview.data
+    assert (preview.data["confirmed"], preview.data["frozen_now"], preview.data["amount"]) == (
+        False,
+        "10.00000000",
+        "1080.00000000",
+    )
+    assert sub_balance(following) == D("1100")
+    done = client.post(f"{url}/withdrawals", {"amount": "1080"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert done.status_code == 201, done.data
+    assert (done.data["frozen_now"], done.data["amount"]) == (preview.data["frozen_now"], preview.data["amount"])
+    assert done.data["following"]["share_frozen"] == "10.00000000"
+    records = client.get(f"{url}/records").data["results"]
+    assert any(r.get("kind") == "profit_share_freeze" or r.get("entry_kind") == "profit_share_freeze" for r in records)

@@ -201,3 +201,36 @@ def test_the_api_previews_a_withdrawal_then_executes_it_and_shows_the_share(free
     assert done.data["following"]["share_frozen"] == "10.00000000"
     records = client.get(f"{url}/records").data["results"]
     assert any(r.get("kind") == "profit_share_freeze" or r.get("entry_kind") == "profit_share_freeze" for r in records)
+
+
+def _earned(following, market, amount: str):
+    """A closed copy of this following that realised ``amount`` (its history; the money side is not needed here)."""
+    Position.objects.create(
+        account=following.sub_account,
+        market=market,
+        slot=following.pk,
+        side="long",
+        qty=0,
+        entry_price=1,
+        leverage=1,
+        margin_mode="cross",
+        margin=0,
+        realised_pnl=D(amount),
+        status="closed",
+    )
+
+
+def test_repeated_withdrawals_freeze_only_the_difference(free_btc):
+    """R-PS-03's worked example executed, then R-PS-04: the second withdrawal freezes only the increase."""
+    lead = make_lead(ratio="0.1")
+    following = follow(lead, amount="1000")
+    _earned(following, free_btc, "1000")  # pending 100
+    first = following_withdraw(following=following, amount=D("800"), idempotency_key="a")
+    assert (first.plan.freeze, first.plan.payout) == (D("100"), D("800"))  # 30 % × 200 = 60 < 100
+    _earned(following, free_btc, "500")  # pending 150 now; 100 already frozen
+    second = following_withdraw(following=following, amount=D("50"), idempotency_key="b")
+    assert (second.plan.frozen_before, second.plan.freeze, second.plan.payout) == (D("100"), D("50"), D("50"))
+    frozen = LedgerAccount.objects.get(kind=AccountKind.FROZEN_SHARE, ref=str(following.pk))
+    assert frozen.balance == D("150")
+    assert spot(following.follower).balance == D("850")
+    assert ledger_audit().ok

@@ -67,7 +67,8 @@ def copy_insert(model: type[models.Model], objs: Sequence[models.Model], *, assi
                 obj.pk = pk
         columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
         getters = [_value_getter(f, adding=True) for f in fields]
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        # Raw COPY bypasses Django's cursor wrapper: map psycopg errors to Django's (IntegrityError, …).
+        with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for obj in objs:
                 copy.write_row([get(obj) for get in getters])
     for obj in objs:

@@ -76,3 +76,15 @@ def test_bulk_update_rows_writes_enums_json_and_nulls():
         ("closed", None)
     ]
     assert wallet.kind == AccountKind.FOLLOW
+
+
+def test_a_constraint_broken_through_copy_raises_djangos_integrity_error():
+    from django.db import IntegrityError, transaction
+
+    from copytrading.models import ShareSettlement
+
+    following = follow(make_lead())
+    row = ShareSettlement(following=following, day="2026-11-22")
+    copy_insert(ShareSettlement, [row])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        copy_insert(ShareSettlement, [ShareSettlement(following=following, day="2026-11-22")])

@@ -139,7 +139,6 @@ class Context:
     moves: Movements = field(default_factory=Movements)
     platform: Platform = field(default_factory=Platform)
     touched: dict[int, Position] = field(default_factory=dict)  # id(position) → position
-    closed: set = field(default_factory=set)
     closes: list[PositionClose] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     pairs_added: list[Following] = field(default_factory=list)
@@ -175,8 +174,6 @@ def decide(ctx: Context, f: Following, sub: Sub) -> None:
             )
             ctx.closes.append(close)
             ctx.touched[id(copy)] = copy
-            if copy.status == PositionStatus.CLOSED:
-                ctx.closed.add(copy)
             decision = Decision(
                 lead_order=fill.order,
                 following=f,

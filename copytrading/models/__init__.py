@@ -16,6 +16,7 @@ from copytrading.models.copy import (
 )
 from copytrading.models.events import OutboxDelivery, OutboxEvent
 from copytrading.models.markets import MarginMode, Market, MarketSetting, MarkPrice, PriceSource
+from copytrading.models.stats import EquitySnapshot, FollowingStats, SnapshotKind, TraderStats
 from copytrading.models.trading import (
     CloseReason,
     FundingRun,
@@ -33,8 +34,10 @@ __all__ = [
     "CloseReason",
     "CopyDecision",
     "CopySettings",
+    "EquitySnapshot",
     "FollowMode",
     "Following",
+    "FollowingStats",
     "FollowingStatus",
     "FundingRun",
     "LeadTrader",
@@ -58,5 +61,7 @@ __all__ = [
     "RiskSweep",
     "ShareSettlement",
     "Side",
+    "SnapshotKind",
     "StopMethod",
+    "TraderStats",
 ]

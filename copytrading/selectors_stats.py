@@ -1,0 +1,82 @@
+"""Reads of the precomputed statistics for the API. (R-CT-18 … R-CT-20, R-CT-24)
+
+Nothing here aggregates raw history: the leaderboard and the detail read the rows that
+``copytrading.services.stats`` stores, and the equity curves read the daily snapshots as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from copytrading.models import (
+    EquitySnapshot,
+    Following,
+    FollowingStats,
+    LeadTrader,
+    LeadTraderStatus,
+    SnapshotKind,
+    TraderStats,
+)
+from copytrading.stats import FLAGS
+
+# Sort keys of GET /api/v1/traders (the lead id breaks ties, so pages are stable).
+TRADER_STATS_SORTS = {
+    "roi_30": ("-roi_30", "lead_id"),
+    "followers_pnl": ("-followers_pnl", "lead_id"),
+    "aum": ("-aum", "lead_id"),
+    "max_drawdown": ("max_drawdown", "lead_id"),
+}
+
+
+def trader_stats_list(
+    *,
+    sort: str = "roi_30",
+    min_trading_days: int | None = None,
+    max_drawdown: Decimal | None = None,
+    exclude_flags: list[str] | None = None,
+) -> QuerySet[TraderStats]:
+    """Approved lead traders' stats, filtered and sorted (public). Unknown sorts or flags raise ValueError."""
+    if sort not in TRADER_STATS_SORTS:
+        raise ValueError(f"unknown sort {sort!r}")
+    stats = TraderStats.objects.filter(lead__status=LeadTraderStatus.APPROVED).select_related("lead")
+    if min_trading_days is not None:
+        stats = stats.filter(trading_days__gte=min_trading_days)
+    if max_drawdown is not None:
+        stats = stats.filter(max_drawdown__lte=max_drawdown)
+    for flag in exclude_flags or []:
+        if flag not in FLAGS:
+            raise ValueError(f"unknown flag {flag!r}")
+        stats = stats.exclude(flags__contains=[flag])
+    return stats.order_by(*TRADER_STATS_SORTS[sort])
+
+
+def trader_stats_get(*, lead: LeadTrader) -> TraderStats | None:
+    """A lead trader's stored stats, flags and copy quality; None before the first refresh."""
+    return TraderStats.objects.filter(lead=lead).first()
+
+
+def equity_curve(*, kind: str, subject_id: int, days: int | None = None) -> list[dict]:
+    """The daily equity snapshots of a lead trader or a following, oldest first, optionally the last ``days``."""
+    snapshots = EquitySnapshot.objects.filter(kind=kind, subject_id=subject_id)
+    if days is not None:
+        last = snapshots.order_by("-day").values_list("day", flat=True).first()
+        if last is None:
+            return []
+        snapshots = snapshots.filter(day__gt=last - timedelta(days=days))
+    return list(snapshots.order_by("day").values("day", "equity", "net_flow"))
+
+
+def trader_equity_curve(*, lead: LeadTrader, days: int | None = None) -> list[dict]:
+    return equity_curve(kind=SnapshotKind.LEAD, subject_id=lead.pk, days=days)
+
+
+def following_stats_get(*, following: Following) -> FollowingStats | None:
+    """A following's stored stats (R-CT-20); scope the following to its owner first (``following_get``)."""
+    return FollowingStats.objects.filter(following=following).first()
+
+
+def following_equity_curve(*, following: Following, days: int | None = None) -> list[dict]:
+    return equity_curve(kind=SnapshotKind.FOLLOWING, subject_id=following.pk, days=days)

@@ -59,6 +59,14 @@ JOBS: tuple[Job, ...] = (
         description="Pay pending profit shares and unfreeze, 00:00 platform time (R-PS-06).",
     ),
     Job(
+        name="statistics-daily",
+        task="copytrading.tasks.statistics_daily",
+        minute="10",
+        hour="0",
+        queue="settlement",
+        description="Equity snapshots of the day that ended and the stored trader/follower statistics (R-CT-18).",
+    ),
+    Job(
         name="outbox-deliver",
         task="copytrading.tasks.outbox_deliver",
         minute="*",

@@ -46,3 +46,17 @@ def profit_share_daily() -> int:
     from copytrading.services.time import platform_today
 
     return profit_share_daily_run(day=platform_today())
+
+
+@shared_task(queue="settlement", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def statistics_daily() -> int:
+    """Just after 00:00 platform time: snapshot the day that ended, then refresh the stored statistics."""
+    from datetime import timedelta
+
+    from copytrading.services.stats import equity_snapshots_take, following_stats_refresh, trader_stats_refresh
+    from copytrading.services.time import platform_today
+
+    taken = equity_snapshots_take(platform_today() - timedelta(days=1))
+    trader_stats_refresh()
+    following_stats_refresh()
+    return taken

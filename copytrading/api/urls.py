@@ -1,6 +1,6 @@
 from django.urls import path
 
-from copytrading.api import copy_views, following_views, positions, views
+from copytrading.api import copy_views, following_views, positions, stats_views, views
 
 urlpatterns = [
     path("markets", views.MarketListApi.as_view(), name="api-markets"),
@@ -26,6 +26,11 @@ urlpatterns = [
         name="api-ops-lead-trader-suspend",
     ),
     path("traders", copy_views.TraderListApi.as_view(), name="api-traders"),
+    path("traders/leaderboard", stats_views.LeaderboardApi.as_view(), name="api-traders-leaderboard"),
+    path("traders/<int:lead_id>/stats", stats_views.TraderStatsApi.as_view(), name="api-trader-stats"),
+    path("traders/<int:lead_id>/equity", stats_views.TraderEquityApi.as_view(), name="api-trader-equity"),
+    path("followings/<int:following_id>/stats", stats_views.FollowingStatsApi.as_view(), name="api-following-stats"),
+    path("followings/<int:following_id>/equity", stats_views.FollowingEquityApi.as_view(), name="api-following-equity"),
     path("traders/<int:lead_id>", copy_views.TraderDetailApi.as_view(), name="api-trader"),
     path("followings", following_views.FollowingListCreateApi.as_view(), name="api-followings"),
     path("followings/<int:following_id>", following_views.FollowingDetailApi.as_view(), name="api-following"),

@@ -1,0 +1,183 @@
+"""Statistics over the API: the leaderboard, a trader's stats and flags, equity curves. (R-CT-18 … R-CT-20, R-CT-24)
+
+Every figure is read from the rows the daily statistics run stores; nothing here aggregates history.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import ErrorSerializer
+from copytrading.api.copy_views import TraderPagination
+from copytrading.api.following_views import following_or_404
+from copytrading.selectors_copy import trader_get
+from copytrading.selectors_stats import (
+    TRADER_STATS_SORTS,
+    following_equity_curve,
+    following_stats_get,
+    trader_equity_curve,
+    trader_stats_get,
+    trader_stats_list,
+)
+from copytrading.stats import FLAGS
+
+LEAD_PATH = OpenApiParameter("lead_id", int, OpenApiParameter.PATH, description="The lead trader's id.")
+FOLLOWING_PATH = OpenApiParameter("following_id", int, OpenApiParameter.PATH, description="One of your followings.")
+STAT = {"max_digits": 20, "decimal_places": 8, "coerce_to_string": True}
+
+
+class TraderStatsOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "TraderStatsOutput"
+
+    lead_id = serializers.IntegerField()
+    nickname = serializers.CharField(source="lead.nickname")
+    roi_7 = serializers.DecimalField(**STAT)
+    roi_30 = serializers.DecimalField(**STAT)
+    roi_90 = serializers.DecimalField(**STAT)
+    roi_all = serializers.DecimalField(**STAT)
+    pnl_all = serializers.DecimalField(**STAT)
+    win_rate = serializers.DecimalField(allow_null=True, **STAT)
+    max_drawdown = serializers.DecimalField(**STAT)
+    trading_days = serializers.IntegerField()
+    sharpe = serializers.DecimalField(allow_null=True, **STAT)
+    followers_count = serializers.IntegerField()
+    followers_pnl = serializers.DecimalField(**STAT)
+    aum = serializers.DecimalField(**STAT)
+    slippage_avg_bps = serializers.DecimalField(allow_null=True, **STAT)
+    slippage_p95_bps = serializers.DecimalField(allow_null=True, **STAT)
+    missed_rates = serializers.DictField(child=serializers.CharField())
+    roi_gap_30 = serializers.DecimalField(allow_null=True, **STAT)
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=sorted(FLAGS)))
+    updated_at = serializers.DateTimeField()
+
+
+class FollowingStatsOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "FollowingStatsOutput"
+
+    following_id = serializers.IntegerField()
+    pnl = serializers.DecimalField(**STAT)
+    roi = serializers.DecimalField(**STAT)
+    roi_30 = serializers.DecimalField(allow_null=True, **STAT)
+    win_rate = serializers.DecimalField(allow_null=True, **STAT)
+    open_positions = serializers.IntegerField()
+    fees_paid = serializers.DecimalField(**STAT)
+    share_paid = serializers.DecimalField(**STAT)
+    share_pending = serializers.DecimalField(**STAT)
+    updated_at = serializers.DateTimeField()
+
+
+class EquityPointSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "EquityPoint"
+
+    day = serializers.DateField()
+    equity = serializers.DecimalField(**STAT)
+
+
+class CurveFilterSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "EquityCurveFilter"
+
+    days = serializers.IntegerField(required=False, min_value=1, max_value=3650, help_text="The last N days.")
+
+
+class LeaderboardApi(GenericAPIView):
+    """Lead traders by their statistics (public): sort and filter, flags excluded on request."""
+
+    permission_classes = [AllowAny]
+    pagination_class = TraderPagination
+    serializer_class = TraderStatsOutputSerializer
+
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LeaderboardFilter"
+
+        sort = serializers.ChoiceField(choices=list(TRADER_STATS_SORTS), default="roi_30")
+        min_trading_days = serializers.IntegerField(required=False, min_value=0)
+        max_drawdown = serializers.DecimalField(required=False, max_digits=9, decimal_places=6, min_value=0)
+        exclude_flags = serializers.MultipleChoiceField(choices=sorted(FLAGS), required=False)
+
+    @extend_schema(
+        operation_id="traders_leaderboard",
+        parameters=[FilterSerializer],
+        responses={200: TraderStatsOutputSerializer(many=True), 400: ErrorSerializer},
+    )
+    def get(self, request):
+        query = self.FilterSerializer(
+            data={**request.query_params.dict(), "exclude_flags": request.query_params.getlist("exclude_flags")}
+        )
+        query.is_valid(raise_exception=True)
+        values = dict(query.validated_data)
+        values["exclude_flags"] = sorted(values.get("exclude_flags") or [])
+        page = self.paginate_queryset(trader_stats_list(**values))
+        return self.get_paginated_response(TraderStatsOutputSerializer(page, many=True).data)
+
+
+class TraderStatsApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="traders_stats",
+        parameters=[LEAD_PATH],
+        responses={200: TraderStatsOutputSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request, lead_id: int):
+        lead = trader_get(lead_id=lead_id)
+        stats = trader_stats_get(lead=lead) if lead else None
+        if stats is None:
+            raise NotFound(f"no statistics for lead trader {lead_id} yet")
+        return Response(TraderStatsOutputSerializer(stats).data)
+
+
+class TraderEquityApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="traders_equity",
+        parameters=[LEAD_PATH, CurveFilterSerializer],
+        responses={200: EquityPointSerializer(many=True), 404: ErrorSerializer},
+    )
+    def get(self, request, lead_id: int):
+        lead = trader_get(lead_id=lead_id)
+        if lead is None:
+            raise NotFound(f"no lead trader {lead_id}")
+        query = CurveFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        curve = trader_equity_curve(lead=lead, days=query.validated_data.get("days"))
+        return Response(EquityPointSerializer(curve, many=True).data)
+
+
+class FollowingStatsApi(APIView):
+    @extend_schema(
+        operation_id="followings_stats",
+        parameters=[FOLLOWING_PATH],
+        responses={200: FollowingStatsOutputSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request, following_id: int):
+        following = following_or_404(request, following_id)
+        stats = following_stats_get(following=following)
+        if stats is None:
+            raise NotFound(f"no statistics for following {following_id} yet")
+        return Response(FollowingStatsOutputSerializer(stats).data)
+
+
+class FollowingEquityApi(APIView):
+    @extend_schema(
+        operation_id="followings_equity",
+        parameters=[FOLLOWING_PATH, CurveFilterSerializer],
+        responses={200: EquityPointSerializer(many=True), 401: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request, following_id: int):
+        following = following_or_404(request, following_id)
+        query = CurveFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        curve = following_equity_curve(following=following, days=query.validated_data.get("days"))
+        return Response(EquityPointSerializer(curve, many=True).data)

@@ -163,6 +163,9 @@ class Position(models.Model):
                 fields=["market"], condition=Q(status="open", cross_multi=True), name="position_cross_multi_idx"
             ),
             models.Index(fields=["market"], condition=Q(status="open", guarded=True), name="position_guarded_idx"),
+            # A following's copies (slot = its id): its net result, and whether it holds any open.
+            models.Index(fields=["slot"], condition=Q(slot__gt=0), name="position_copy_slot_idx"),
+            models.Index(fields=["slot"], condition=Q(slot__gt=0, status="open"), name="position_open_copy_idx"),
             models.Index(fields=["account", "status"], name="position_account_status_idx"),
         ]
 

@@ -17,7 +17,7 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 
 from accounts.lock_objects import lock_accounts
 from accounts.models import AccountKind, LedgerAccount
@@ -119,7 +119,7 @@ def _settle_into(
     net_result: Decimal,
     frozen: Decimal,
     sub_free: Decimal,
-    frozen_id: int,
+    frozen_id: int | None,
     lead_spot_id: int,
 ) -> tuple[Decimal, Decimal]:
     """Add one following's settlement to ``moves``: the pending share to the lead (frozen part first), the rest
@@ -128,10 +128,11 @@ def _settle_into(
     from_frozen = min(frozen, pending)
     from_sub = min(pending - from_frozen, max(sub_free, ZERO))
     paid = from_frozen + from_sub
-    moves.move(frozen_id, lead_spot_id, from_frozen)
     moves.move(following.sub_account_id, lead_spot_id, from_sub)
     unfrozen = frozen - from_frozen
-    moves.move(frozen_id, following.sub_account_id, unfrozen)
+    if frozen_id is not None:  # no frozen-share account: nothing was ever frozen
+        moves.move(frozen_id, lead_spot_id, from_frozen)
+        moves.move(frozen_id, following.sub_account_id, unfrozen)
     if paid:
         # H becomes C when the whole share is paid; a share the balance could not cover stays pending.
         if paid == pending:
@@ -181,11 +182,14 @@ def profit_share_daily_run(*, day: date) -> int:
     Followings with open copies are left as they are. Returns how many followings it settled.
     """
     settled, last = 0, 0
+    lead_spots: dict[int, int] = {}
+    open_copy = Position.objects.filter(slot=OuterRef("pk"), status=PositionStatus.OPEN)
     while True:
         ids = list(
             Following.objects.exclude(status="stopped")
             .filter(pk__gt=last)
             .exclude(share_settlements__day=day)
+            .exclude(Exists(open_copy))
             .order_by("pk")
             .values_list("pk", flat=True)[:DAILY_BATCH]
         )
@@ -193,19 +197,19 @@ def profit_share_daily_run(*, day: date) -> int:
             return settled
         last = ids[-1]
         try:
-            settled += _settle_batch(ids, day)
+            settled += _settle_batch(ids, day, lead_spots)
         except IntegrityError:
             # A concurrent run settled some of them between our read and our write: the batch rolled
             # back whole; once more, and the fresh statement sees their settlements.
-            settled += _settle_batch(ids, day)
+            settled += _settle_batch(ids, day, lead_spots)
 
 
-def _settle_batch(ids: list[int], day: date) -> int:
+def _settle_batch(ids: list[int], day: date, lead_spots: dict[int, int]) -> int:
     with transaction.atomic():
         followings = list(
             Following.objects.filter(pk__in=ids)
             .exclude(share_settlements__day=day)
-            .select_related("lead__user", "follower")
+            .select_related("lead__user")
             .order_by("pk")
             .select_for_update(of=("self",))
         )
@@ -228,15 +232,13 @@ def _settle_batch(ids: list[int], day: date) -> int:
             )
         }
         due = [f for f in flat if share_pending(f, results[f.pk]) > 0 or (f.pk in frozen and frozen[f.pk].balance)]
-        lead_spots = {}
         for f in due:
-            if f.lead_id not in lead_spots:
+            if f.lead_id not in lead_spots:  # a handful of leads per run: looked up once
                 lead_spots[f.lead_id] = account_open(owner=f.lead.user, kind=AccountKind.SPOT).pk
-        for f in due:
-            if f.pk not in frozen:
-                frozen[f.pk] = frozen_account(f)
         locked = lock_accounts(
-            [f.sub_account_id for f in due] + [frozen[f.pk].pk for f in due] + list(lead_spots.values())
+            [f.sub_account_id for f in due]
+            + [frozen[f.pk].pk for f in due if f.pk in frozen]
+            + [lead_spots[f.lead_id] for f in due]
         )
         moves, rows, changed = Movements(), [], []
         due_ids = {f.pk for f in due}
@@ -244,13 +246,14 @@ def _settle_batch(ids: list[int], day: date) -> int:
             paid = unfrozen = ZERO
             if f.pk in due_ids:
                 sub = locked[f.sub_account_id]
+                frozen_acc = locked[frozen[f.pk].pk] if f.pk in frozen else None
                 paid, unfrozen = _settle_into(
                     moves,
                     f,
                     net_result=results[f.pk],
-                    frozen=locked[frozen[f.pk].pk].balance,
+                    frozen=frozen_acc.balance if frozen_acc else ZERO,
                     sub_free=sub.balance - sub.held + moves.net(sub.pk),
-                    frozen_id=frozen[f.pk].pk,
+                    frozen_id=frozen_acc.pk if frozen_acc else None,
                     lead_spot_id=lead_spots[f.lead_id],
                 )
                 if paid:

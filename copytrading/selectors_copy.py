@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from accounts import hooks
 from accounts.models import AccountKind, LedgerAccount, Posting, User
@@ -31,6 +31,11 @@ from copytrading.services.risk import account_equity
 TRADER_SORTS = {
     "followers": ("-followers_count", "-id"),
     "newest": ("-id",),
+    # From the stored statistics (R-CT-18); a trader without any yet sorts last.
+    "roi_30": (F("stats__roi_30").desc(nulls_last=True), "id"),
+    "followers_pnl": (F("stats__followers_pnl").desc(nulls_last=True), "id"),
+    "aum": (F("stats__aum").desc(nulls_last=True), "id"),
+    "max_drawdown": (F("stats__max_drawdown").asc(nulls_last=True), "id"),
 }
 _LIVE = ~Q(followings__status=FollowingStatus.STOPPED)
 
@@ -45,8 +50,19 @@ def lead_trader_get(*, lead_id: int) -> LeadTrader | None:
     return LeadTrader.objects.filter(pk=lead_id).first()
 
 
-def trader_list(*, min_followers: int | None = None, search: str = "", sort: str = "followers") -> QuerySet[LeadTrader]:
-    """Approved lead traders with their live followers count, filtered and sorted (public)."""
+def trader_list(
+    *,
+    min_followers: int | None = None,
+    search: str = "",
+    sort: str = "followers",
+    min_trading_days: int | None = None,
+    max_drawdown: Decimal | None = None,
+    exclude_flags: list[str] | None = None,
+) -> QuerySet[LeadTrader]:
+    """Approved lead traders with their live followers count, filtered and sorted (public).
+
+    The statistics filters read the stored stats (R-CT-18, R-CT-19): a trader without any yet is left out by them.
+    """
     traders = LeadTrader.objects.filter(status=LeadTraderStatus.APPROVED).annotate(
         followers_count=Count("followings", filter=_LIVE)
     )
@@ -54,6 +70,12 @@ def trader_list(*, min_followers: int | None = None, search: str = "", sort: str
         traders = traders.filter(followers_count__gte=min_followers)
     if search:
         traders = traders.filter(nickname__icontains=search.strip())
+    if min_trading_days is not None:
+        traders = traders.filter(stats__trading_days__gte=min_trading_days)
+    if max_drawdown is not None:
+        traders = traders.filter(stats__max_drawdown__lte=max_drawdown)
+    for flag in exclude_flags or []:
+        traders = traders.exclude(stats__flags__contains=[flag])
     return traders.order_by(*TRADER_SORTS[sort])
 
 

@@ -28,6 +28,7 @@ from copytrading.api.copy_serializers import (
 from copytrading.models import CopySettings, LeadTrader
 from copytrading.selectors_copy import TRADER_SORTS, lead_trader_of, trader_get, trader_list, trader_slots
 from copytrading.services.leads import lead_trader_apply, lead_trader_approve, lead_trader_suspend
+from copytrading.stats import FLAGS
 
 REVIEW_LEAD_TRADER = "copytrading.review_lead_trader"
 LEAD_PATH = OpenApiParameter("lead_id", int, OpenApiParameter.PATH, description="A lead trader's id.")
@@ -154,8 +155,16 @@ class TraderListApi(GenericAPIView):
         min_followers = serializers.IntegerField(required=False, min_value=0, help_text="At least this many.")
         search = serializers.CharField(required=False, max_length=40, help_text="Part of the nickname.")
         sort = serializers.ChoiceField(
-            choices=list(TRADER_SORTS), default="followers", help_text="followers (most first) or newest."
+            choices=list(TRADER_SORTS),
+            default="followers",
+            help_text="followers, newest, or from the statistics: roi_30, followers_pnl, aum (most first), "
+            "max_drawdown (least first).",
         )
+        min_trading_days = serializers.IntegerField(required=False, min_value=0)
+        max_drawdown = serializers.DecimalField(
+            required=False, max_digits=9, decimal_places=6, min_value=0, help_text="A fraction: 0.3 = 30 %."
+        )
+        exclude_flags = serializers.MultipleChoiceField(choices=sorted(FLAGS), required=False)
 
     def get_queryset(self):
         return trader_list()
@@ -166,9 +175,11 @@ class TraderListApi(GenericAPIView):
         responses={200: TraderOutputSerializer(many=True), 400: ErrorSerializer},
     )
     def get(self, request):
-        query = self.FilterSerializer(data=request.query_params)
+        params = {**request.query_params.dict(), "exclude_flags": request.query_params.getlist("exclude_flags")}
+        query = self.FilterSerializer(data=params)
         query.is_valid(raise_exception=True)
-        page = self.paginate_queryset(trader_list(**query.validated_data))
+        values = {**query.validated_data, "exclude_flags": sorted(query.validated_data.get("exclude_flags") or [])}
+        page = self.paginate_queryset(trader_list(**values))
         return self.get_paginated_response(TraderOutputSerializer(page, many=True).data)
 
 

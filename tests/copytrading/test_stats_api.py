@@ -59,3 +59,15 @@ def test_a_followings_stats_and_curve_are_its_owners_only(history):
     stranger = client_for(UserFactory())
     assert stranger.get(f"/api/v1/followings/{following.pk}/stats").status_code == 404
     assert stranger.get(f"/api/v1/followings/{following.pk}/equity").status_code == 404
+
+
+def test_the_traders_list_sorts_and_filters_by_the_stored_statistics(history):
+    """R-CT-18/19 on GET /api/v1/traders: sort by AUM, filter by trading days and excluded flags."""
+    leads, _ = history
+    client = APIClient()
+    rows = client.get("/api/v1/traders", {"sort": "aum"}).data["results"]
+    assert rows[0]["id"] == leads[0].pk
+    assert client.get("/api/v1/traders", {"min_trading_days": 3}).data["count"] == 2
+    assert client.get("/api/v1/traders", {"exclude_flags": ["new"]}).data["count"] == 0
+    bad = client.get("/api/v1/traders", {"max_drawdown": "-1"})
+    assert bad.status_code == 400 and "max_drawdown" in bad.data["fields"]

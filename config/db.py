@@ -109,10 +109,18 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows) -> None:
         model.objects.bulk_create(model(**dict(zip(columns, row, strict=True))) for row in rows)
         return
     meta = model._meta
-    names = ", ".join(connection.ops.quote_name(meta.get_field(c.removesuffix("_id")).column) for c in columns)
+    names = ", ".join(connection.ops.quote_name(_field_by_attname(meta, c).column) for c in columns)
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {connection.ops.quote_name(meta.db_table)} ({names}) FROM STDIN") as copy,
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def _field_by_attname(meta, attname: str) -> models.Field:
+    """The field whose column ``attname`` names: a plain field, or a foreign key by its ``_id`` name."""
+    for field in meta.concrete_fields:
+        if field.attname == attname:
+            return field
+    raise ValueError(f"{meta.label} has no column {attname!r}")

@@ -93,6 +93,8 @@ class AccountKind(models.TextChoices):
     CAMPAIGN_BUDGET = "campaign_budget", "Campaign budget"
     EXTERNAL_CUSTODY = "external_custody", "External custody"
     ROUNDING = "rounding", "Rounding residue"
+    # What the platform lent a sub-account against unrealised profit (ref = the following); negative = owed.
+    LOAN_BOOK = "loan_book", "Loans to sub-accounts"
 
 
 PLATFORM_KINDS = frozenset(
@@ -103,6 +105,7 @@ PLATFORM_KINDS = frozenset(
         AccountKind.CAMPAIGN_BUDGET,
         AccountKind.EXTERNAL_CUSTODY,
         AccountKind.ROUNDING,
+        AccountKind.LOAN_BOOK,
     }
 )
 

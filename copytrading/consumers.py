@@ -16,3 +16,25 @@ def following_finish_on_close(payload: dict) -> None:
     following = Following.objects.filter(pk=payload["slot"], status=FollowingStatus.STOPPING).first()
     if following is not None:
         following_finish_if_flat(following=following)
+
+
+@register_consumer("copytrading.loan_repayment")
+def loan_repay_on_profit(payload: dict) -> None:
+    """A copy closed at a profit: it repays the following's loan first (R-PS-08)."""
+    from decimal import Decimal
+
+    if not payload.get("slot") or Decimal(payload["realised_pnl"]) <= 0:
+        return
+    from accounts.lock_objects import lock_accounts
+    from copytrading.models import Following
+    from copytrading.services.loans import loan_owed, loan_repay
+
+    following = Following.objects.filter(pk=payload["slot"]).select_related("sub_account").first()
+    if following is None or loan_owed(following) <= 0:
+        return
+    wallet = lock_accounts([following.sub_account_id])[following.sub_account_id]
+    loan_repay(
+        following=following,
+        available=min(Decimal(payload["realised_pnl"]), wallet.available),
+        key=f"loan-repay:close:{payload['close_id']}",
+    )

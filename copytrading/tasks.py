@@ -42,10 +42,13 @@ def copy_fanout_run(lead_order_id: int) -> int:
 @shared_task(queue="settlement", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def profit_share_daily() -> int:
     """00:00 platform time: pay pending shares and unfreeze, for followings with no open copy (R-PS-06)."""
+    from copytrading.services.loans import loan_interest_daily
     from copytrading.services.profit_share import profit_share_daily_run
     from copytrading.services.time import platform_today
 
-    return profit_share_daily_run(day=platform_today())
+    day = platform_today()
+    loan_interest_daily(day=day)  # R-PS-08: interest on loans against unrealised profit, once a day
+    return profit_share_daily_run(day=day)
 
 
 @shared_task(queue="settlement", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

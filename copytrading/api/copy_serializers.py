@@ -281,6 +281,7 @@ class FollowingWithdrawalOutputSerializer(serializers.Serializer):
     requested = MoneyOutField()
     amount = MoneyOutField(help_text="What reaches (or would reach) the spot account.")
     frozen_now = MoneyOutField(help_text="Profit share frozen by this withdrawal (R-PS-03).")
+    loan = MoneyOutField(help_text="Lent against positive unrealised PnL beyond the free cash (R-PS-08).")
     frozen_total = MoneyOutField(help_text="All profit share frozen on this following after it.")
     pending_share = MoneyOutField()
     liquidation_prices = serializers.DictField(

@@ -268,6 +268,7 @@ class FollowingWithdrawalApi(APIView):
                 "requested": plan.requested,
                 "amount": plan.payout,
                 "frozen_now": plan.freeze,
+                "loan": plan.loan,
                 "frozen_total": plan.frozen_after,
                 "pending_share": plan.pending,
                 "liquidation_prices": {str(k): v for k, v in outcome.liquidation_prices.items()},

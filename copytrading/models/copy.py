@@ -27,6 +27,9 @@ class CopySettings(models.Model):
     max_profit_share_ratio = RatioField(default=Decimal("0.20"))
     min_following_amount = MoneyField(default=Decimal("50"))
     frequency_limit_seconds = models.PositiveSmallIntegerField(default=3)
+    loan_daily_interest_rate = RatioField(
+        default=Decimal("0.0005"), help_text="Daily interest on loans against unrealised profit (R-PS-08)."
+    )
     # [[minimum futures equity, follower slots], …] ascending; below the first tier: no slots.
     follower_slot_tiers = models.JSONField(default=default_slot_tiers)
 

@@ -29,6 +29,7 @@ from copytrading.models import (
 )
 from copytrading.services.follow_settings import settings_validate
 from copytrading.services.leads import lead_follower_slots
+from copytrading.services.loans import loan_draw, loan_room
 from copytrading.services.profit_share import WithdrawalPlan, share_freeze, share_settle, withdrawal_plan
 from copytrading.services.risk import account_equity
 
@@ -189,19 +190,25 @@ def following_withdraw(
             ).values_list("balance", flat=True).first() or Decimal(0)
             equity, available = account_equity(wallet, margin, positions), hooks.withdrawable(wallet)
         plan = withdrawal_plan(following=following, amount=amount, equity=equity, available=available)
-        if retry is None and (plan.payout <= 0 or (plan.freeze == 0 and amount > available)):
-            # Only a freeze may shorten a withdrawal; otherwise asking for more than is free is an error.
+        cash = max(available - plan.freeze, Decimal(0))
+        if amount > cash:  # R-PS-08: the part beyond cash may be lent against positive unrealised PnL
+            room = loan_room(following, wallet, positions, leaving=amount + plan.freeze)
+            plan.loan = min(amount - cash, room)
+            plan.payout = cash + plan.loan
+        if retry is None and (plan.payout <= 0 or (plan.freeze == 0 and amount > plan.payout)):
+            # Only a freeze may shorten a withdrawal; otherwise asking for more than may leave is an error.
             raise InsufficientFunds(
-                f"at most {max(available - plan.freeze, Decimal(0))} USDT can be withdrawn now "
+                f"at most {plan.payout} USDT can be withdrawn now "
                 "(margin of open positions and any frozen profit share stay)",
-                fields={"amount": [f"at most {max(available - plan.freeze, Decimal(0))}"]},
+                fields={"amount": [f"at most {plan.payout}"]},
             )
-        prices = _prices_after(wallet, positions, plan.freeze + plan.payout)
+        prices = _prices_after(wallet, positions, plan.freeze + plan.payout - plan.loan)
         if not confirm:
             return WithdrawalOutcome(plan=plan, entry=None, liquidation_prices=prices)
         if retry is not None:
             return WithdrawalOutcome(plan=plan, entry=retry, liquidation_prices=prices)
         share_freeze(following=following, amount=plan.freeze, key=f"{key}:freeze")
+        loan_draw(following=following, wallet=wallet, amount=plan.loan, key=f"{key}:loan")
         entry = transfer_guarded(
             source=following.sub_account,
             destination=spot,

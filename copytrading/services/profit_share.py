@@ -74,6 +74,7 @@ class WithdrawalPlan:
     frozen_before: Decimal
     freeze: Decimal  # added now
     payout: Decimal
+    loan: Decimal = ZERO  # lent against positive unrealised PnL (R-PS-08)
 
     @property
     def frozen_after(self) -> Decimal:

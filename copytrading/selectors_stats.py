@@ -80,3 +80,44 @@ def following_stats_get(*, following: Following) -> FollowingStats | None:
 
 def following_equity_curve(*, following: Following, days: int | None = None) -> list[dict]:
     return equity_curve(kind=SnapshotKind.FOLLOWING, subject_id=following.pk, days=days)
+
+
+def lead_income(*, lead: LeadTrader) -> dict:
+    """A lead trader's profit-share income per follower and per platform day (R-PS-02).
+
+    Daily payments come from the daily run's settlement rows; payments at stop following are the
+    ``profit_share`` entries into the lead's spot account, referenced to their following.
+    """
+    from collections import defaultdict
+    from zoneinfo import ZoneInfo
+
+    from django.conf import settings
+    from django.db.models import Sum
+
+    from accounts.models import AccountKind, Posting
+    from copytrading.models import ShareSettlement
+
+    per_day: dict[str, Decimal] = defaultdict(Decimal)
+    per_following: dict[int, Decimal] = defaultdict(Decimal)
+    for following_id, day, paid in (
+        ShareSettlement.objects.filter(following__lead=lead, paid__gt=0)
+        .values("following_id", "day")
+        .annotate(p=Sum("paid"))
+        .values_list("following_id", "day", "p")
+    ):
+        per_day[day.isoformat()] += paid
+        per_following[following_id] += paid
+    zone = ZoneInfo(settings.PLATFORM_TIME_ZONE)
+    for reference, created_at, amount in Posting.objects.filter(
+        account__owner_id=lead.user_id, account__kind=AccountKind.SPOT, entry__kind="profit_share", amount__gt=0
+    ).values_list("entry__reference", "entry__created_at", "amount"):
+        per_day[created_at.astimezone(zone).date().isoformat()] += amount
+        per_following[int(reference.split(":")[1])] += amount
+    return {
+        "total": sum(per_day.values(), Decimal(0)),
+        "per_day": [{"day": d, "amount": per_day[d]} for d in sorted(per_day)],
+        "per_follower": [
+            {"following_id": f, "amount": per_following[f]}
+            for f in sorted(per_following, key=lambda k: -per_following[k])
+        ],
+    }

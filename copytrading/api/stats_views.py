@@ -16,11 +16,12 @@ from rest_framework.views import APIView
 from config.api import ErrorSerializer
 from copytrading.api.copy_views import TraderPagination
 from copytrading.api.following_views import following_or_404
-from copytrading.selectors_copy import trader_get
+from copytrading.selectors_copy import lead_trader_of, trader_get
 from copytrading.selectors_stats import (
     TRADER_STATS_SORTS,
     following_equity_curve,
     following_stats_get,
+    lead_income,
     trader_equity_curve,
     trader_stats_get,
     trader_stats_list,
@@ -181,3 +182,42 @@ class FollowingEquityApi(APIView):
         query.is_valid(raise_exception=True)
         curve = following_equity_curve(following=following, days=query.validated_data.get("days"))
         return Response(EquityPointSerializer(curve, many=True).data)
+
+
+class IncomeDaySerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "LeadIncomeDay"
+
+    day = serializers.DateField()
+    amount = serializers.DecimalField(**STAT)
+
+
+class IncomeFollowerSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "LeadIncomeFollower"
+
+    following_id = serializers.IntegerField()
+    amount = serializers.DecimalField(**STAT)
+
+
+class LeadIncomeSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "LeadIncome"
+
+    total = serializers.DecimalField(**STAT)
+    per_day = IncomeDaySerializer(many=True)
+    per_follower = IncomeFollowerSerializer(many=True)
+
+
+class LeadIncomeApi(APIView):
+    """Your profit-share income as a lead trader, per day and per follower. (R-PS-02)"""
+
+    @extend_schema(
+        operation_id="lead_traders_me_income",
+        responses={200: LeadIncomeSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request):
+        lead = lead_trader_of(user=request.user)
+        if lead is None:
+            raise NotFound("you are not a lead trader")
+        return Response(LeadIncomeSerializer(lead_income(lead=lead)).data)

@@ -15,6 +15,7 @@ urlpatterns = [
     # Copy trading: lead traders, the public list of traders, followings.
     path("lead-traders", copy_views.LeadTraderApplyApi.as_view(), name="api-lead-traders"),
     path("lead-traders/me", copy_views.LeadTraderMeApi.as_view(), name="api-lead-trader-me"),
+    path("lead-traders/me/income", stats_views.LeadIncomeApi.as_view(), name="api-lead-trader-income"),
     path(
         "ops/lead-traders/<int:lead_id>/approve",
         copy_views.OpsLeadTraderApproveApi.as_view(),

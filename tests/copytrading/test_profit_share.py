@@ -234,3 +234,30 @@ def test_repeated_withdrawals_freeze_only_the_difference(free_btc):
     assert frozen.balance == D("150")
     assert spot(following.follower).balance == D("850")
     assert ledger_audit().ok
+
+
+def test_a_lead_sees_its_income_per_follower_and_per_day(free_btc):
+    """R-PS-02: the daily run's payments and the payment at stop following, as the lead sees them."""
+    from tests.copytrading.copy_helpers import client_for
+
+    lead = make_lead(ratio="0.1")
+    daily_one, stopping = follow(lead, amount="1000"), follow(lead, amount="1000")
+    trade(lead, free_btc, "60000", "70000")  # each copy 0.01: +100 → 10 pending for each
+    daily(DAY)
+    assert client_for(stopping.follower).get("/api/v1/lead-traders/me/income").status_code == 404
+    income = client_for(lead.user).get("/api/v1/lead-traders/me/income").data
+    assert income["total"] == "20.00000000"
+    assert {r["following_id"]: r["amount"] for r in income["per_follower"]} == {
+        daily_one.pk: "10.00000000",
+        stopping.pk: "10.00000000",
+    }
+    assert income["per_day"] == [{"day": DAY.isoformat(), "amount": "20.00000000"}]
+    trade(lead, free_btc, "70000", "80000")  # another +100 (sized on the new equities) for each
+    stopping.refresh_from_db()  # H moved to 100 when the daily run paid
+    paid_at_stop = share_pending(stopping)
+    assert paid_at_stop == D("9")  # 0.009 copied (1,090 / 11,000 of 0.1) × 10,000 = +90 above H
+    following_stop(following=stopping, method="market")  # paid at stop, not by a daily run
+    income = client_for(lead.user).get("/api/v1/lead-traders/me/income").data
+    per_follower = {r["following_id"]: D(r["amount"]) for r in income["per_follower"]}
+    assert per_follower[stopping.pk] == D("10") + paid_at_stop
+    assert D(income["total"]) == D("20") + paid_at_stop

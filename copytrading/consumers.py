@@ -38,3 +38,17 @@ def loan_repay_on_profit(payload: dict) -> None:
         available=min(Decimal(payload["realised_pnl"]), wallet.available),
         key=f"loan-repay:close:{payload['close_id']}",
     )
+
+
+@register_consumer("copytrading.statistics")
+def statistics_on_close(payload: dict) -> None:
+    """Keep the stored statistics current between daily runs: the closing following's, or the lead's own."""
+    from copytrading.models import LeadTrader
+    from copytrading.services.stats import following_stats_refresh, trader_stats_refresh
+
+    if payload.get("slot"):
+        following_stats_refresh([payload["slot"]])
+        return
+    lead = LeadTrader.objects.filter(user_id=payload.get("owner_id"), status="approved").first()
+    if lead is not None:
+        trader_stats_refresh([lead.pk])

@@ -16,6 +16,7 @@ from accounts.api.fields import MoneyOutField
 from accounts.errors import InvalidAmount, InvalidInput
 from accounts.money import parse_amount
 from copytrading.api.serializers import PositionOutputSerializer
+from copytrading.api.stats_serializers import TraderStatsOutputSerializer
 from copytrading.models import (
     FollowingStatus,
     FollowMode,
@@ -183,6 +184,11 @@ class TraderDetailOutputSerializer(TraderOutputSerializer):
     follower_slots = serializers.IntegerField(help_text="From the lead's futures equity, capped by its own limit.")
     free_slots = serializers.IntegerField()
     min_first_transfer = MoneyOutField(help_text="A new following's first transfer is at least this.")
+    stats = TraderStatsOutputSerializer(
+        source="stats_row",
+        allow_null=True,
+        help_text="Statistics, risk flags and copy quality; null before the first daily run.",
+    )
 
 
 # --- followings -------------------------------------------------------------------

@@ -25,7 +25,7 @@ from copytrading.api.copy_serializers import (
     TraderDetailOutputSerializer,
     TraderOutputSerializer,
 )
-from copytrading.models import CopySettings, LeadTrader
+from copytrading.models import CopySettings, LeadTrader, TraderStats
 from copytrading.selectors_copy import TRADER_SORTS, lead_trader_of, trader_get, trader_list, trader_slots
 from copytrading.services.leads import lead_trader_apply, lead_trader_approve, lead_trader_suspend
 from copytrading.stats import FLAGS
@@ -199,4 +199,5 @@ class TraderDetailApi(APIView):
             raise NotFound(f"no lead trader {lead_id}")
         lead.follower_slots, lead.free_slots = trader_slots(lead)
         lead.min_first_transfer = max(CopySettings.current().min_following_amount, lead.min_following_amount)
+        lead.stats_row = TraderStats.objects.filter(lead=lead).first()
         return Response(TraderDetailOutputSerializer(lead).data)

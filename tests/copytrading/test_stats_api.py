@@ -71,3 +71,24 @@ def test_the_traders_list_sorts_and_filters_by_the_stored_statistics(history):
     assert client.get("/api/v1/traders", {"exclude_flags": ["new"]}).data["count"] == 0
     bad = client.get("/api/v1/traders", {"max_drawdown": "-1"})
     assert bad.status_code == 400 and "max_drawdown" in bad.data["fields"]
+
+
+def test_the_trader_detail_includes_stats_flags_and_copy_quality(history):
+    leads, _ = history
+    detail = APIClient().get(f"/api/v1/traders/{leads[0].pk}").data
+    assert detail["stats"]["trading_days"] == 3
+    assert "new" in detail["stats"]["flags"]
+    assert "slippage_avg_bps" in detail["stats"] and "missed_rates" in detail["stats"]
+
+
+def test_a_close_refreshes_the_followings_stored_statistics(btc, history):
+    """Between daily runs, a copy's close updates the follower's stats through the outbox."""
+    from copytrading.models import FollowingStats
+    from copytrading.services.outbox import outbox_deliver_pending
+
+    leads, following = history
+    before = FollowingStats.objects.get(following=following).updated_at
+    lead_order(leads[0], btc, side="sell", qty="0.1", reduce_only=True)
+    outbox_deliver_pending()
+    stats = FollowingStats.objects.get(following=following)
+    assert stats.updated_at > before and stats.open_positions == 0

@@ -31,7 +31,7 @@ from copytrading.services.follow_settings import settings_validate
 from copytrading.services.leads import lead_follower_slots
 from copytrading.services.loans import loan_draw, loan_room
 from copytrading.services.profit_share import WithdrawalPlan, share_freeze, share_settle, withdrawal_plan
-from copytrading.services.risk import account_equity
+from copytrading.services.risk import account_equity, margin_balance
 
 SOURCE_KINDS = (AccountKind.SPOT, AccountKind.FUTURES)
 
@@ -185,10 +185,8 @@ def following_withdraw(
                 min(hooks.withdrawable(wallet), _diverse_share(following)),
             )
         else:
-            margin = LedgerAccount.objects.filter(
-                owner_id=wallet.owner_id, kind=AccountKind.POSITION_MARGIN, ref=str(wallet.pk)
-            ).values_list("balance", flat=True).first() or Decimal(0)
-            equity, available = account_equity(wallet, margin, positions), hooks.withdrawable(wallet)
+            equity = account_equity(wallet, margin_balance(wallet), positions)
+            available = hooks.withdrawable(wallet)
         plan = withdrawal_plan(following=following, amount=amount, equity=equity, available=available)
         cash = max(available - plan.freeze, Decimal(0))
         if amount > cash:  # R-PS-08: the part beyond cash may be lent against positive unrealised PnL

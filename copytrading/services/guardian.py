@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Sum
-
-from accounts.models import LedgerAccount
 from accounts.money import ZERO
-from copytrading.lock_objects import margin_account_for
 from copytrading.models import CloseReason, Following, FollowingStatus, FollowMode, Position, PositionStatus, StopMethod
-from copytrading.services.risk import account_equity, mark_of, unrealised
+from copytrading.services.profit_share import following_net_result
+from copytrading.services.risk import mark_of, unrealised, wallet_equity
 
 
 def following_net_value(following: Following) -> Decimal:
     """Smart Ratio: the sub-account's equity. Diverse: what was put in plus the result of its own copies."""
     if following.mode == FollowMode.SMART:
-        wallet: LedgerAccount = following.sub_account
-        positions = Position.objects.filter(account=wallet, status=PositionStatus.OPEN).select_related("market")
-        return account_equity(wallet, margin_account_for(wallet).balance, positions)
-    copies = Position.objects.filter(account=following.sub_account, slot=following.pk).select_related("market")
-    totals = copies.aggregate(r=Sum("realised_pnl"), f=Sum("fees_paid"), u=Sum("funding_paid"))
-    result = (totals["r"] or ZERO) - (totals["f"] or ZERO) - (totals["u"] or ZERO)
-    result += sum((unrealised(p, mark_of(p.market)) for p in copies if p.status == PositionStatus.OPEN), ZERO)
-    return following.invested + result
+        return wallet_equity(following.sub_account)
+    open_copies = Position.objects.filter(
+        account=following.sub_account, slot=following.pk, status=PositionStatus.OPEN
+    ).select_related("market")
+    upnl = sum((unrealised(p, mark_of(p.market)) for p in open_copies), ZERO)
+    return following.invested + following_net_result(following) + upnl
 
 
 def guardian_breached(following: Following) -> bool:

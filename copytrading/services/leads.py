@@ -16,10 +16,8 @@ from copytrading.models import (
     FollowingStatus,
     LeadTrader,
     LeadTraderStatus,
-    Position,
-    PositionStatus,
 )
-from copytrading.services.risk import account_equity
+from copytrading.services.risk import wallet_equity
 
 
 def lead_futures_equity(*, lead: LeadTrader) -> Decimal:
@@ -27,10 +25,7 @@ def lead_futures_equity(*, lead: LeadTrader) -> Decimal:
     wallet = LedgerAccount.objects.filter(owner_id=lead.user_id, kind=AccountKind.FUTURES).first()
     if wallet is None:
         return ZERO
-    margin = LedgerAccount.objects.filter(owner_id=lead.user_id, kind=AccountKind.POSITION_MARGIN, ref=str(wallet.pk))
-    margin_balance = margin.values_list("balance", flat=True).first() or ZERO
-    positions = Position.objects.filter(account=wallet, status=PositionStatus.OPEN).select_related("market")
-    return account_equity(wallet, margin_balance, positions)
+    return wallet_equity(wallet)
 
 
 def lead_follower_slots(*, lead: LeadTrader) -> int:

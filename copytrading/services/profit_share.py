@@ -33,18 +33,7 @@ FREEZE_SHARE_OF_REMAINING = Decimal("0.30")  # R-PS-03: freeze when pending > 30
 
 def following_net_result(following: Following) -> Decimal:
     """C: realised PnL − fees − funding of every copy this following made (open positions' realised parts too)."""
-    positions = Position.objects.filter(slot=following.pk, account_id=following.sub_account_id).aggregate(
-        pnl=Sum("realised_pnl"), fees=Sum("fees_paid"), funding=Sum("funding_paid")
-    )
-    closed_funding = PositionClose.objects.filter(
-        position__slot=following.pk, position__account_id=following.sub_account_id
-    ).aggregate(f=Sum("funding"))["f"]
-    return (
-        (positions["pnl"] or ZERO)
-        - (positions["fees"] or ZERO)
-        - (positions["funding"] or ZERO)
-        - (closed_funding or ZERO)
-    )
+    return _net_results([following])[following.pk]
 
 
 def share_pending(following: Following, net_result: Decimal | None = None) -> Decimal:

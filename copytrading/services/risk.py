@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from accounts.models import LedgerAccount
+from accounts.models import AccountKind, LedgerAccount
 from accounts.money import ZERO
 from config.db import bulk_update_rows
 from copytrading import margin as m
@@ -167,3 +167,19 @@ def cross_prices_apply(wallet: LedgerAccount, positions: list[Position]) -> list
             p.liquidation_price, p.cross_multi = prices[id(p)], multi
             changed.append(p)
     return changed
+
+
+def margin_balance(wallet: LedgerAccount) -> Decimal:
+    """The balance of a trading account's isolated-margin account; zero when it never had one (nothing opened)."""
+    balance = (
+        LedgerAccount.objects.filter(owner_id=wallet.owner_id, kind=AccountKind.POSITION_MARGIN, ref=str(wallet.pk))
+        .values_list("balance", flat=True)
+        .first()
+    )
+    return balance if balance is not None else ZERO
+
+
+def wallet_equity(wallet: LedgerAccount) -> Decimal:
+    """``account_equity`` of a trading account read fresh: balance, isolated margin, unrealised PnL."""
+    positions = Position.objects.filter(account=wallet, status=PositionStatus.OPEN).select_related("market")
+    return account_equity(wallet, margin_balance(wallet), positions)

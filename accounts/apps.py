@@ -15,5 +15,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and ledger"
 
     def ready(self) -> None:
+        from config import db  # noqa: F401 - registers the ``__any`` lookup the bulk services use
+
         # After every migrate and flush (tests that truncate tables), so the groups always exist.
         post_migrate.connect(_sync_operator_groups, sender=self, dispatch_uid="accounts.operator_groups")

@@ -1,12 +1,39 @@
-"""Database helpers shared by the apps: bulk writes that stay linear in the rows."""
+"""Database helpers shared by the apps: bulk reads and writes that stay linear in the rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from operator import attrgetter
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models import Lookup
+from django.db.models.base import ModelState
+
+
+class AnyOf(Lookup):
+    """``field__any=[…]``: ``field = ANY(%s)`` with the values as one array parameter on PostgreSQL.
+
+    ``__in`` sends one placeholder per value, which Django compiles and psycopg
+    rewrites one by one; for the thousand ids of a bulk batch that costs more
+    than the query. PostgreSQL plans both the same way. Other databases get ``IN``.
+    """
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s::{self.lhs.output_field.db_type(connection)}[])", [*params, values]
+        if not values:
+            return "1 = 0", params
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]
+
+
+models.Field.register_lookup(AnyOf)
+models.ForeignObject.register_lookup(AnyOf)  # foreign keys keep their own lookups, not Field's
 
 
 def bulk_update_rows(model: type[models.Model], objs: Sequence[models.Model], fields: Sequence[str]) -> None:
@@ -30,7 +57,7 @@ def bulk_update_rows(model: type[models.Model], objs: Sequence[models.Model], fi
     arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in [pk, *cols])
     names = ", ".join(quote(c.column) for c in [pk, *cols])
     assignments = ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in cols)
-    getters = [_value_getter(c) for c in cols]
+    getters = [_value_getter(c) or attrgetter(c.attname) for c in cols]
     params = [[obj.pk for obj in objs], *([get(obj) for obj in objs] for get in getters)]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -38,6 +65,69 @@ def bulk_update_rows(model: type[models.Model], objs: Sequence[models.Model], fi
             f"WHERE t.{quote(pk.column)} = v.{quote(pk.column)}",
             params,
         )
+
+
+def rows_to_instances(
+    model: type[models.Model], attnames: Sequence[str], rows: Iterable[Sequence], *, using: str = DEFAULT_DB_ALIAS
+) -> list:
+    """Model instances from rows of ``values_list(*attnames)``, as ``only(*attnames)`` would load them.
+
+    ``Model.from_db`` runs ``__init__`` (every field's descriptor and the init
+    signals) for each row; a bulk batch of thousands of rows spends more on that
+    than on its queries. This fills the instance's attributes directly, so use
+    it only for models without fields that hook into ``post_init`` (image or
+    generic foreign-key fields). Columns not listed are deferred, as with ``only``.
+    """
+    out = []
+    new = object.__new__
+    for row in rows:
+        obj = new(model)
+        obj.__dict__.update(zip(attnames, row, strict=True))
+        state = obj._state = ModelState()
+        state.adding, state.db = False, using
+        out.append(obj)
+    return out
+
+
+_TEMPLATES: dict[type, tuple[dict, tuple, dict]] = {}
+
+
+def _template(model: type[models.Model]) -> tuple[dict, tuple, dict]:
+    if model not in _TEMPLATES:
+        constants, factories = {}, []
+        for field in model._meta.concrete_fields:
+            if field.has_default() and callable(field.default):
+                factories.append((field.attname, field.default))
+            constants[field.attname] = None if field.primary_key else field.get_default()
+        relations = {f.name: f for f in model._meta.concrete_fields if f.is_relation}
+        _TEMPLATES[model] = constants, tuple(factories), relations
+    return _TEMPLATES[model]
+
+
+def instance_new(model: type[models.Model], **values) -> models.Model:
+    """``model(**values)`` for bulk writers that build thousands of new rows: defaults, then ``values``.
+
+    Related objects may be passed by field name (their id is stored and the
+    object cached, as ``__init__`` does) or ids by attname. Same caveat as
+    ``rows_to_instances``: no ``pre_init``/``post_init`` signals.
+    """
+    constants, factories, relations = _template(model)
+    obj = object.__new__(model)
+    state = obj._state = ModelState()
+    attrs = dict(constants)
+    for attname, factory in factories:
+        attrs[attname] = factory()
+    for name, value in values.items():
+        field = relations.get(name)
+        if field is not None:
+            attrs[field.attname] = None if value is None else value.pk
+            state.fields_cache[name] = value
+        elif name in constants:
+            attrs[name] = value
+        else:
+            raise TypeError(f"{model.__name__} has no field {name!r}")
+    obj.__dict__.update(attrs)
+    return obj
 
 
 def copy_insert(model: type[models.Model], objs: Sequence[models.Model], *, assign_ids: bool = False) -> None:
@@ -65,22 +155,29 @@ def copy_insert(model: type[models.Model], objs: Sequence[models.Model], *, assi
             )
             for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
                 obj.pk = pk
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-        getters = [_value_getter(f, adding=True) for f in fields]
+        # Plain columns are read by one attrgetter (one C call per row); the few that need
+        # preparing (choices, JSON, timestamps) by their own getters, after them.
+        special = [f for f in fields if _value_getter(f, adding=True) is not None]
+        plain = [f for f in fields if f not in special]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in [*plain, *special])
+        read_plain = attrgetter(*[f.attname for f in plain]) if len(plain) > 1 else None
+        getters = [_value_getter(f, adding=True) for f in special]
         # Raw COPY bypasses Django's cursor wrapper: map psycopg errors to Django's (IntegrityError, …).
         with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for obj in objs:
-                copy.write_row([get(obj) for get in getters])
+                head = read_plain(obj) if read_plain else tuple(getattr(obj, f.attname) for f in plain)
+                copy.write_row((*head, *(get(obj) for get in getters)))
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
 
 
-def _value_getter(field: models.Field, *, adding: bool = False) -> Callable[[models.Model], object]:
+def _value_getter(field: models.Field, *, adding: bool = False) -> Callable[[models.Model], object] | None:
     """How to read ``field`` of an object as psycopg can send it, without Django's per-value preparation.
 
-    Decimals, numbers, strings, booleans, datetimes and foreign-key ids go as they
-    are (psycopg adapts them); JSON is wrapped; ``auto_now`` fields get stamped.
+    None for decimals, numbers, strings, booleans, datetimes and foreign-key ids:
+    they go as they are (psycopg adapts them). JSON is wrapped, choices sent by
+    value and ``auto_now`` fields stamped.
     """
     from psycopg.types.json import Jsonb
 
@@ -92,7 +189,7 @@ def _value_getter(field: models.Field, *, adding: bool = False) -> Callable[[mod
     if field.choices:
         # psycopg would send an Enum member (TextChoices) by its name; the column holds its value.
         return lambda obj: v.value if isinstance(v := get(obj), Enum) else v
-    return get
+    return None
 
 
 def copy_rows(model: type[models.Model], columns: Sequence[str], rows) -> None:

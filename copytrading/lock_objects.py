@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from accounts.lock_objects import lock_accounts
 from accounts.models import AccountKind, LedgerAccount
 from accounts.services.accounts import account_open
+from config.db import rows_to_instances
 from copytrading.models import Position, PositionStatus
+
+# What a book's accounts are read with: the rest of a ledger account is not needed to trade.
+BOOK_COLUMNS = ("id", "owner_id", "kind", "ref", "currency", "balance", "held")
 
 
 @dataclass
@@ -76,16 +80,16 @@ def lock_books_for(owners_by_wallet: dict[int, int]) -> dict[int, Book]:
     from django.db.models import Q
 
     refs = [str(w) for w in owners_by_wallet]
-    rows = {
-        a.pk: a
-        for a in LedgerAccount.objects.filter(
-            Q(pk__in=list(owners_by_wallet))
-            | Q(owner_id__in=set(owners_by_wallet.values()), kind=AccountKind.POSITION_MARGIN, ref__in=refs)
+    query = (
+        LedgerAccount.objects.filter(
+            Q(pk__any=list(owners_by_wallet))
+            | Q(owner_id__any=list(set(owners_by_wallet.values())), kind=AccountKind.POSITION_MARGIN, ref__any=refs)
         )
-        .only("id", "owner_id", "kind", "ref", "currency", "balance", "held")
         .order_by("pk")
         .select_for_update()
-    }
+        .values_list(*BOOK_COLUMNS)
+    )
+    rows = {a.pk: a for a in rows_to_instances(LedgerAccount, BOOK_COLUMNS, query)}
     margins = {int(a.ref): a for a in rows.values() if a.kind == AccountKind.POSITION_MARGIN and int(a.ref) in rows}
     missing = [rows[w] for w in owners_by_wallet if w not in margins]
     if missing:  # first trade of these accounts: open their margin accounts, then lock them too

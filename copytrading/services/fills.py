@@ -18,6 +18,7 @@ from accounts.models import AccountKind, JournalEntry
 from accounts.money import ZERO, quantize
 from accounts.services.accounts import platform_account
 from accounts.services.ledger import Leg, entry_post
+from config.db import instance_new
 from copytrading import margin as m
 from copytrading.lock_objects import Book
 from copytrading.models import CloseReason, Market, Position, PositionClose, PositionSide, PositionStatus
@@ -95,7 +96,8 @@ def open_fill(
     if margin_mode == "isolated":
         moves.move(book.wallet.pk, book.margin.pk, initial)
     if position is None:
-        position = Position(
+        position = instance_new(
+            Position,
             account=book.wallet,
             market=market,
             slot=slot,

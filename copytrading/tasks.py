@@ -33,10 +33,18 @@ def funding_settle() -> int:
 
 @shared_task(queue="copy", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def copy_fanout_run(lead_order_id: int) -> int:
-    """Copy a lead's fill to its followings (idempotent per (fill, following))."""
-    from copytrading.services.fanout import copy_fanout
+    """Copy a lead's fill to its followings: first batch here, the rest queued (idempotent per (fill, following))."""
+    from copytrading.services.fanout import copy_fanout_dispatch
 
-    return copy_fanout(lead_order_id=lead_order_id)
+    return copy_fanout_dispatch(lead_order_id=lead_order_id)
+
+
+@shared_task(queue="copy", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def copy_fanout_batch_run(lead_order_id: int, first_id: int, last_id: int) -> int:
+    """Copy a lead's fill to its live followings with ids in [first_id, last_id] (one batch of a dispatch)."""
+    from copytrading.services.fanout import copy_fanout_range
+
+    return copy_fanout_range(lead_order_id=lead_order_id, first_id=first_id, last_id=last_id)
 
 
 @shared_task(queue="settlement", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)

@@ -114,7 +114,11 @@ os.environ.setdefault("HYPOTHESIS_EXAMPLES", "200")
 
 @pytest.fixture
 def start_worker(transactional_db):
-    """Start a real `celery worker` process on the given queues, on the Redis broker and the test database."""
+    """Start a real `celery worker` on the given queues, on the Redis broker and the test database.
+
+    One process by default (solo pool); ``processes`` > 1 forks that many, as a
+    production `copy` worker does. ``env`` adds settings (e.g. ``COPY_FANOUT_BATCH``).
+    """
     import subprocess
     import sys
     from pathlib import Path
@@ -126,7 +130,7 @@ def start_worker(transactional_db):
 
     procs = []
 
-    def start(queues: list[str]):
+    def start(queues: list[str], *, processes: int = 1, env: dict[str, str] | None = None):
         with app.connection_for_write() as conn:  # messages left by an earlier run must not be consumed
             for queue in queues:
                 conn.default_channel.queue_purge(queue)
@@ -137,7 +141,9 @@ def start_worker(transactional_db):
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
             "REDIS_URL": settings.REDIS_URL,
             "CELERY_TASK_ALWAYS_EAGER": "false",
+            **(env or {}),
         }
+        pool = ["-P", "solo"] if processes == 1 else ["-P", "prefork", "-c", str(processes)]
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -146,8 +152,7 @@ def start_worker(transactional_db):
                 "-A",
                 "config",
                 "worker",
-                "-P",
-                "solo",
+                *pool,
                 "-Q",
                 ",".join(queues),
                 "--without-mingle",

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import gc
 
-from django.db import transaction
-from django.db.models import F, Sum
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
 from accounts.models import AccountKind, LedgerAccount
@@ -46,9 +47,8 @@ from copytrading.services.fills import POSITION_CLOSE_FIELDS
 from copytrading.services.outbox import events_write
 from copytrading.services.risk import cross_prices_apply
 
-# Followings per transaction. Each batch costs about 25 statements whatever its
-# size; 1,000 keeps a batch near 0.2 s of lock time and 100 MB of memory.
-FANOUT_BATCH = 1000
+# The advisory-lock class of the token follow limit (R-CT-21): (class, market id).
+TOKEN_LIMIT_LOCK = 21
 # A batch reads every column of its followings (their settings) as plain rows.
 FOLLOWING_COLUMNS = tuple(f.attname for f in Following._meta.concrete_fields)
 # Everything a copy open, add or close may change on an existing position.
@@ -58,21 +58,91 @@ POSITION_WRITE_FIELDS = sorted(
 
 
 def copy_fanout(*, lead_order_id: int) -> int:
-    """Copy one lead fill to every live following; return how many followings were decided now."""
-    order = Order.objects.select_related("market", "account").get(pk=lead_order_id)
-    lead = LeadTrader.objects.filter(user_id=order.account.owner_id).first()
-    if lead is None:
+    """Copy one lead fill to every live following, batch after batch here; return how many were decided now."""
+    fill = _fill_of(lead_order_id)
+    if fill is None:
         return 0
-    fill = lead_fill(order)
-    ids = list(
-        Following.objects.filter(lead=lead, status__in=[FollowingStatus.ACTIVE, FollowingStatus.STOPPING])
+    return sum(fanout_batch(fill, ids) for ids in _batches(fill, settings.COPY_FANOUT_BATCH))
+
+
+def copy_fanout_dispatch(*, lead_order_id: int) -> int:
+    """Spread one lead fill's fan-out over the ``copy`` workers; return how many batches it has.
+
+    Every batch but the first is queued as its own task (``copy_fanout_batch_run``,
+    by its range of following ids), so several workers copy at once; the first
+    runs here. Batches lock disjoint followings and sub-accounts, and each is
+    idempotent, so a duplicated dispatch or a retried batch changes nothing.
+    """
+    fill = _fill_of(lead_order_id)
+    if fill is None:
+        return 0
+    batches = _batches(fill, settings.COPY_FANOUT_BATCH)
+    if len(batches) > 1:
+        from copytrading.tasks import copy_fanout_batch_run
+
+        for ids in batches[1:]:
+            args = (lead_order_id, ids[0], ids[-1])
+            transaction.on_commit(lambda args=args: copy_fanout_batch_run.delay(*args))
+    if batches:
+        fanout_batch(fill, batches[0])
+    return len(batches)
+
+
+def copy_fanout_range(*, lead_order_id: int, first_id: int, last_id: int) -> int:
+    """Copy one lead fill to the live followings with ids in [first_id, last_id]: one batch of a dispatch."""
+    fill = _fill_of(lead_order_id)
+    if fill is None:
+        return 0
+    ids = list(_live_followings(fill).filter(pk__range=(first_id, last_id)).values_list("pk", flat=True))
+    return fanout_batch(fill, ids) if ids else 0
+
+
+def _fill_of(lead_order_id: int) -> LeadFill | None:
+    order = Order.objects.select_related("market", "account").get(pk=lead_order_id)
+    if not LeadTrader.objects.filter(user_id=order.account.owner_id).exists():
+        return None
+    return lead_fill(order)
+
+
+def _live_followings(fill: LeadFill):
+    return Following.objects.filter(
+        lead__user_id=fill.order.account.owner_id, status__in=[FollowingStatus.ACTIVE, FollowingStatus.STOPPING]
+    )
+
+
+def _batches(fill: LeadFill, size: int) -> list[list[int]]:
+    ids = list(_live_followings(fill).order_by("pk").values_list("pk", flat=True))
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def _previous_fill_pending(fill: LeadFill, following_ids: list[int]) -> tuple[LeadFill | None, list[int]]:
+    """The lead's previous fill and those of these followings (following since before it) not yet copied it.
+
+    Batches of consecutive fills run on several workers and a failed one is
+    retried later, so a close could otherwise reach a follower before the open
+    it closes. Called with the followings locked: a batch of the previous fill
+    still running has committed by then.
+    """
+    if fill.existing:
+        return None, []
+    previous = (
+        Order.objects.filter(account_id=fill.order.account_id, pk__lt=fill.order.pk)
+        .order_by("-pk")
+        .values_list("pk", "created_at")
+        .first()
+    )
+    if previous is None:
+        return None, []
+    missing = list(
+        Following.objects.filter(pk__any=following_ids, started_at__lt=previous[1])
+        .exclude(status=FollowingStatus.STOPPED)
+        .exclude(Exists(CopyDecision.objects.filter(lead_order_id=previous[0], following_id=OuterRef("pk"))))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    decided = 0
-    for start in range(0, len(ids), FANOUT_BATCH):
-        decided += fanout_batch(fill, ids[start : start + FANOUT_BATCH])
-    return decided
+    if not missing:
+        return None, []
+    return lead_fill(Order.objects.select_related("market", "account").get(pk=previous[0])), missing
 
 
 def fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
@@ -95,7 +165,6 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
                 "following_id", flat=True
             )
         )
-        lead = LeadTrader.objects.get(user_id=fill.order.account.owner_id)
         rows = (
             Following.objects.filter(pk__any=following_ids)
             .exclude(status=FollowingStatus.STOPPED)
@@ -106,6 +175,17 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
         followings = [f for f in rows_to_instances(Following, FOLLOWING_COLUMNS, rows) if f.pk not in done]
         if not followings:
             return 0
+        previous, missing = _previous_fill_pending(fill, [f.pk for f in followings])
+        if previous is not None:  # copy the earlier fill to them first, in this transaction, then this one afresh
+            _fanout_batch(previous, missing)
+            return _fanout_batch(fill, following_ids)
+        market = Market.objects.get(pk=fill.market.pk)
+        if market.token_follow_limit is not None and connection.vendor == "postgresql":
+            # R-CT-21 counts every copy on the market: batches running at once take turns here
+            # (after their followings' locks, before their accounts', so no cycle can form).
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TOKEN_LIMIT_LOCK, market.pk])
+        lead = LeadTrader.objects.get(user_id=fill.order.account.owner_id)
         books = lock_books_for({f.sub_account_id: f.follower_id for f in followings})
         for f in followings:
             f.lead, f.sub_account = lead, books[f.sub_account_id].wallet
@@ -117,7 +197,6 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
             .select_for_update(of=("self",))
         ):
             subs[p.account_id].positions.append(p)
-        market = Market.objects.get(pk=fill.market.pk)
         ctx = Context(fill=fill, market=market, price=market.mark_price, settings=CopySettings.current())
         if market.token_follow_limit is not None:
             ctx.token_used = (

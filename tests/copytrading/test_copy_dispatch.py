@@ -1,0 +1,134 @@
+"""The fan-out spread over several `copy` workers: batches by following-id range, in the lead's order of fills.
+(R-CT-11, R-CT-13, R-CT-21)"""
+
+from decimal import Decimal as D
+
+import pytest
+
+from accounts.selectors import ledger_audit
+from copytrading.models import CopyDecision, NotFollowedReason, Position, PositionStatus
+from copytrading.services.fanout import copy_fanout, copy_fanout_dispatch, copy_fanout_range
+from copytrading.services.market_settings import market_setting_set
+from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead
+from tests.factories import futures
+
+
+def test_a_batch_copies_only_the_live_followings_of_its_id_range(btc):
+    lead = make_lead()
+    followings = [follow(lead) for _ in range(4)]
+    order = lead_order(lead, btc, fanout=False)
+
+    assert copy_fanout_range(lead_order_id=order.pk, first_id=followings[1].pk, last_id=followings[2].pk) == 2
+
+    decided = set(CopyDecision.objects.filter(lead_order=order).values_list("following_id", flat=True))
+    assert decided == {followings[1].pk, followings[2].pk}
+    assert copy_fanout_range(lead_order_id=order.pk, first_id=followings[1].pk, last_id=followings[2].pk) == 0
+    assert copy_fanout(lead_order_id=order.pk) == 2  # the rest; nobody twice
+    assert CopyDecision.objects.filter(lead_order=order).count() == 4
+
+
+def test_dispatch_runs_the_first_batch_and_queues_one_task_per_other_range(
+    btc, settings, django_capture_on_commit_callbacks
+):
+    settings.COPY_FANOUT_BATCH = 2
+    lead = make_lead()
+    followings = [follow(lead) for _ in range(5)]
+    order = lead_order(lead, btc, fanout=False)
+
+    with django_capture_on_commit_callbacks() as queued:
+        assert copy_fanout_dispatch(lead_order_id=order.pk) == 3
+
+    assert len(queued) == 2  # batches 2 and 3 go to the queue, sent once the dispatch's work is committed
+    decided = set(CopyDecision.objects.filter(lead_order=order).values_list("following_id", flat=True))
+    assert decided == {followings[0].pk, followings[1].pk}
+
+
+def test_a_close_that_reaches_a_batch_before_the_open_copies_the_open_first(btc):
+    """Given the lead's open was never fanned out to a batch (its task is still being retried),
+    when the lead's close reaches that batch, the open is copied first and then closed: no copy is left open."""
+    lead = make_lead()
+    followings = [follow(lead) for _ in range(2)]
+    opened = lead_order(lead, btc, fanout=False)
+    closed = lead_order(lead, btc, side="sell", reduce_only=True, fanout=False)
+
+    assert copy_fanout(lead_order_id=closed.pk) == 2
+
+    for following in followings:
+        assert CopyDecision.objects.get(lead_order=opened, following=following).followed
+        close = CopyDecision.objects.get(lead_order=closed, following=following)
+        assert close.followed and close.is_close and close.qty == D("0.01")
+        assert copy_of(following, btc) is None
+        assert Position.objects.get(slot=following.pk).status == PositionStatus.CLOSED
+    assert copy_fanout(lead_order_id=opened.pk) == 0  # the open's own task, when it finally runs
+    assert ledger_audit().ok
+
+
+def test_followings_started_after_the_previous_fill_do_not_wait_for_it(btc):
+    lead = make_lead()
+    early = follow(lead)
+    first = lead_order(lead, btc, fanout=False)
+    late = follow(lead)
+    second = lead_order(lead, btc, side="sell", qty="0.05", reduce_only=True, fanout=False)
+
+    assert copy_fanout(lead_order_id=second.pk) == 2
+
+    assert set(CopyDecision.objects.filter(lead_order=first).values_list("following_id", flat=True)) == {early.pk}
+    assert CopyDecision.objects.filter(lead_order=second).count() == 2
+    assert copy_of(early, btc).qty == D("0.005")  # opened by the first fill, then half closed by the second
+    assert copy_of(late, btc) is None
+
+
+def test_the_token_limit_counts_the_copies_of_every_batch(btc, settings):
+    """R-CT-21 across batches: the limit left after earlier batches is what a later batch may use."""
+    settings.COPY_FANOUT_BATCH = 1
+    btc.token_follow_limit = D("1500")  # room for two copies of 600 USDT (0.01 BTC at 60,000)
+    btc.save(update_fields=["token_follow_limit"])
+    lead = make_lead()
+    followings = [follow(lead) for _ in range(3)]
+    order = lead_order(lead, btc, fanout=False)
+    for following in followings:
+        copy_fanout_range(lead_order_id=order.pk, first_id=following.pk, last_id=following.pk)
+
+    reasons = [CopyDecision.objects.get(lead_order=order, following=f).reason for f in followings]
+    assert reasons == ["", "", NotFollowedReason.TOKEN_LIMIT]
+
+
+@pytest.mark.slow
+def test_a_fill_is_copied_by_several_worker_processes_each_taking_batches(start_worker, btc):
+    """Two worker processes, batches of 2: every following decided once, copies opened and then closed."""
+    import time
+    import uuid
+
+    from django.db import transaction
+
+    from copytrading.services.orders import order_place
+
+    lead = make_lead()
+    followings = [follow(lead) for _ in range(7)]
+    proc = start_worker(["copy"], processes=2, env={"COPY_FANOUT_BATCH": "2"})
+    market_setting_set(account=futures(lead.user), market=btc, leverage=10)
+
+    def place(**kwargs):
+        with transaction.atomic():
+            return order_place(
+                account=futures(lead.user), market=btc, qty=D("0.1"), idempotency_key=uuid.uuid4().hex, **kwargs
+            )
+
+    def wait_for(order):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and CopyDecision.objects.filter(lead_order=order).count() < len(followings):
+            if proc.poll() is not None:
+                pytest.fail(f"worker exited early:\n{proc.stdout.read()}")
+            time.sleep(0.2)
+
+    opened = place(side="buy")
+    wait_for(opened)
+    closed = place(side="sell", reduce_only=True)
+    wait_for(closed)
+
+    for following in followings:
+        assert CopyDecision.objects.filter(lead_order=opened, following=following, followed=True).count() == 1
+        assert CopyDecision.objects.filter(lead_order=closed, following=following, is_close=True).count() == 1
+        assert copy_of(following, btc) is None
+    assert Position.objects.filter(slot__in=[f.pk for f in followings]).count() == len(followings)
+    assert ledger_audit().ok

@@ -1,8 +1,8 @@
 """Row locks of the futures venue, in one global order.
 
-0. in the copy fan-out: followings (by id), then the market's token-follow-limit advisory lock;
+0. in the copy fan-out: followings (by id);
 1. the trading accounts' ledger rows and their isolated-margin accounts (user rows, by id);
-2. positions, by id;
+2. positions, by id; then, in the copy fan-out, the market's token-follow-limit advisory lock;
 3. platform ledger rows (house, fees, insurance), taken last by the ledger service.
 """
 

@@ -12,6 +12,8 @@ skipped.
 from __future__ import annotations
 
 import gc
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -30,6 +32,7 @@ from copytrading.models import (
     FollowingStatus,
     LeadTrader,
     Market,
+    NotFollowedReason,
     Order,
     Position,
     PositionClose,
@@ -152,19 +155,29 @@ def fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _fanout_batch(fill, following_ids)
+        try:
+            return _fanout_batch(fill, following_ids, token_locked=False)
+        except _TokenLimitMoved:  # rolled back: decide again, this time holding the token limit throughout
+            return _fanout_batch(fill, following_ids, token_locked=True)
     finally:
         if collecting:
             gc.enable()
 
 
-def _fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
+class _TokenLimitMoved(Exception):
+    """Other batches changed the token follow limit's use while this one decided, and its decisions depend on it."""
+
+
+@dataclass
+class _Projected:
+    """A wallet's balance after this batch's movements, for the cross liquidation prices before the entry posts."""
+
+    balance: Decimal
+    held: Decimal
+
+
+def _fanout_batch(fill: LeadFill, following_ids: list[int], *, token_locked: bool) -> int:
     with transaction.atomic():
-        done = set(
-            CopyDecision.objects.filter(lead_order=fill.order, following_id__any=following_ids).values_list(
-                "following_id", flat=True
-            )
-        )
         rows = (
             Following.objects.filter(pk__any=following_ids)
             .exclude(status=FollowingStatus.STOPPED)
@@ -172,19 +185,21 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
             .select_for_update()
             .values_list(*FOLLOWING_COLUMNS)
         )
-        followings = [f for f in rows_to_instances(Following, FOLLOWING_COLUMNS, rows) if f.pk not in done]
+        locked = rows_to_instances(Following, FOLLOWING_COLUMNS, rows)
+        # Read after the locks: a twin batch (a duplicated task) that held them has committed by now.
+        done = set(
+            CopyDecision.objects.filter(lead_order=fill.order, following_id__any=[f.pk for f in locked]).values_list(
+                "following_id", flat=True
+            )
+        )
+        followings = [f for f in locked if f.pk not in done]
         if not followings:
             return 0
         previous, missing = _previous_fill_pending(fill, [f.pk for f in followings])
         if previous is not None:  # copy the earlier fill to them first, in this transaction, then this one afresh
-            _fanout_batch(previous, missing)
-            return _fanout_batch(fill, following_ids)
+            _fanout_batch(previous, missing, token_locked=token_locked)
+            return _fanout_batch(fill, following_ids, token_locked=token_locked)
         market = Market.objects.get(pk=fill.market.pk)
-        if market.token_follow_limit is not None and connection.vendor == "postgresql":
-            # R-CT-21 counts every copy on the market: batches running at once take turns here
-            # (after their followings' locks, before their accounts', so no cycle can form).
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TOKEN_LIMIT_LOCK, market.pk])
         lead = LeadTrader.objects.get(user_id=fill.order.account.owner_id)
         books = lock_books_for({f.sub_account_id: f.follower_id for f in followings})
         for f in followings:
@@ -198,42 +213,79 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
         ):
             subs[p.account_id].positions.append(p)
         ctx = Context(fill=fill, market=market, price=market.mark_price, settings=CopySettings.current())
-        if market.token_follow_limit is not None:
-            ctx.token_used = (
-                Position.objects.filter(market=market, status=PositionStatus.OPEN, slot__gt=0).aggregate(
-                    v=Sum(F("qty") * F("entry_price"))
-                )["v"]
-                or ZERO
+        limited = market.token_follow_limit is not None and bool(fill.open_qty)
+        if limited:
+            if token_locked:
+                _token_limit_lock(market)
+            ctx.token_used = token_base = _token_used(market)
+            ours = sum(  # the part of it in this batch's (locked) sub-accounts
+                (p.qty * p.entry_price for sub in subs.values() for p in sub.positions if p.market_id == market.pk),
+                ZERO,
             )
         for f in followings:
             decide(ctx, f, subs[f.sub_account_id])
 
-        # The entry first: it updates the locked wallets in place, and the cross
-        # liquidation prices below need their new balances.
-        locked = {a.pk: a for b in books.values() for a in (b.wallet, b.margin)}
-        entry = ctx.moves.post(
-            kind="copy_fill",
-            key=f"copy:{fill.order.pk}:{followings[0].pk}-{followings[-1].pk}",
-            reference=f"order:{fill.order.pk}",
-            locked=locked,
-        )
+        # Positions and decisions first, the entry last: the entry locks the platform's fee,
+        # house and insurance rows, which every batch shares, so they stay locked only
+        # from there to the commit and batches on other workers overlap everything else.
         touched = {id(p): p for p in ctx.touched.values()}
         for sub in subs.values():
-            for p in cross_prices_apply(sub.book.wallet, sub.positions):
+            wallet = sub.book.wallet
+            projected = _Projected(balance=wallet.balance + ctx.moves.net(wallet.pk), held=wallet.held)
+            for p in cross_prices_apply(projected, sub.positions):
                 touched[id(p)] = p
-        created = [p for p in touched.values() if p.pk is None]
-        updated = [p for p in touched.values() if p.pk is not None]
-        copy_insert(Position, created, assign_ids=True)
-        bulk_update_rows(Position, updated, POSITION_WRITE_FIELDS)
-        for close in ctx.closes:
-            close.entry = entry
-        copy_insert(PositionClose, ctx.closes, assign_ids=True)
-        events_write(ctx.closes)
+        copy_insert(Position, [p for p in touched.values() if p.pk is None], assign_ids=True)
+        bulk_update_rows(Position, [p for p in touched.values() if p.pk is not None], POSITION_WRITE_FIELDS)
         now = timezone.now()
         copy_rows(CopyDecision, DECISION_COLUMNS, (d.row(now) for d in ctx.decisions))
         if ctx.pairs_added:
             bulk_update_rows(Following, ctx.pairs_added, ["pairs"])
+        if limited and not token_locked:
+            _token_limit_confirm(ctx, market, token_base, ours=ours, accounts=list(books))
+        entry = ctx.moves.post(
+            kind="copy_fill",
+            key=f"copy:{fill.order.pk}:{followings[0].pk}-{followings[-1].pk}",
+            reference=f"order:{fill.order.pk}",
+            locked={a.pk: a for b in books.values() for a in (b.wallet, b.margin)},
+        )
+        for close in ctx.closes:
+            close.entry = entry
+        copy_insert(PositionClose, ctx.closes, assign_ids=True)
+        events_write(ctx.closes)
         return len(ctx.decisions)
+
+
+def _token_used(market: Market, *, excluding: list[int] = ()) -> Decimal:
+    """The value followed on the market now: every open copy at its entry price (R-CT-21)."""
+    copies = Position.objects.filter(market=market, status=PositionStatus.OPEN, slot__gt=0)
+    if excluding:
+        copies = copies.exclude(account_id__any=excluding)
+    return copies.aggregate(v=Sum(F("qty") * F("entry_price")))["v"] or ZERO
+
+
+def _token_limit_lock(market: Market) -> None:
+    """Take the market's token-limit lock until commit: batches on other workers take turns from here."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TOKEN_LIMIT_LOCK, market.pk])
+
+
+def _token_limit_confirm(ctx: Context, market: Market, base: Decimal, *, ours: Decimal, accounts: list[int]) -> None:
+    """R-CT-21 across concurrent batches: the batch decided against ``base`` without the lock; confirm it holding it.
+
+    The decisions stand when nobody changed the use meanwhile, or when every open
+    fitted and still fits; otherwise the batch rolls back and decides again locked.
+    The batch's own sub-accounts count as they were before it (its writes are not
+    others' use), so ``fresh`` compares with ``base``.
+    """
+    _token_limit_lock(market)
+    fresh = _token_used(market, excluding=accounts) + ours
+    if fresh == base:
+        return
+    added = ctx.token_used - base
+    refused = any(d.reason == NotFollowedReason.TOKEN_LIMIT for d in ctx.decisions)
+    if refused or fresh + added > market.token_follow_limit:
+        raise _TokenLimitMoved
 
 
 def copy_existing(*, following: Following) -> int:

@@ -132,3 +132,53 @@ def test_a_fill_is_copied_by_several_worker_processes_each_taking_batches(start_
         assert copy_of(following, btc) is None
     assert Position.objects.filter(slot__in=[f.pk for f in followings]).count() == len(followings)
     assert ledger_audit().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_running_at_once_never_follow_past_the_token_limit(btc):
+    """R-CT-21 under concurrency: given room for one 600 USDT copy, when two batches decide at the same time,
+    then one follows and the other is refused with the token limit (it decides again once the first commits)."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from copytrading.services.fanout import TOKEN_LIMIT_LOCK
+
+    btc.token_follow_limit = D("1000")
+    btc.save(update_fields=["token_follow_limit"])
+    lead = make_lead()
+    first, second = follow(lead), follow(lead)
+    order = lead_order(lead, btc, fanout=False)
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    def run(following, *, hold: bool):
+        try:
+            with transaction.atomic():
+                if hold:  # the first batch holds the token limit until told to commit
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TOKEN_LIMIT_LOCK, btc.pk])
+                copy_fanout_range(lead_order_id=order.pk, first_id=following.pk, last_id=following.pk)
+                if hold:
+                    started.set()
+                    release.wait(10)
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=run, args=(first,), kwargs={"hold": True})
+    holder.start()
+    assert started.wait(10)
+    other = threading.Thread(target=run, args=(second,), kwargs={"hold": False})
+    other.start()
+    other.join(0.5)  # it decides against the committed use (none yet), then waits for the lock
+    release.set()
+    holder.join(10)
+    other.join(10)
+
+    assert not errors
+    assert CopyDecision.objects.get(lead_order=order, following=first).followed
+    refused = CopyDecision.objects.get(lead_order=order, following=second)
+    assert not refused.followed and refused.reason == NotFollowedReason.TOKEN_LIMIT
+    assert copy_of(second, btc) is None
+    assert ledger_audit().ok

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from operator import attrgetter
 
@@ -26,10 +28,34 @@ class AnyOf(Lookup):
         lhs, params = self.process_lhs(compiler, connection)
         values = list(self.rhs)
         if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s::{self.lhs.output_field.db_type(connection)}[])", [*params, values]
+            return f"{lhs} = ANY(%s::{self.lhs.output_field.db_type(connection)}[])", [*params, array_param(values)]
         if not values:
             return "1 = 0", params
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]
+
+
+def array_param(values: list) -> str | list:
+    """A list as one PostgreSQL array literal (``'{1,2,"a b",NULL}'``), built in one pass.
+
+    psycopg adapts a list element by element (and, binding on the client, quotes
+    each); for the thousands of numbers, strings and timestamps of a bulk
+    statement one ``join`` is much cheaper. Lists holding anything else (JSON)
+    are returned as they are, for psycopg to adapt.
+    """
+    parts = []
+    for v in values:
+        if v is None:
+            parts.append("NULL")
+        elif isinstance(v, bool):
+            parts.append("t" if v else "f")
+        elif isinstance(v, int | Decimal):
+            parts.append(str(v))
+        elif isinstance(v, str | datetime):
+            text = v.value if isinstance(v, Enum) else str(v)
+            parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            return values
+    return "{" + ",".join(parts) + "}"
 
 
 models.Field.register_lookup(AnyOf)
@@ -58,7 +84,7 @@ def bulk_update_rows(model: type[models.Model], objs: Sequence[models.Model], fi
     names = ", ".join(quote(c.column) for c in [pk, *cols])
     assignments = ", ".join(f"{quote(c.column)} = v.{quote(c.column)}" for c in cols)
     getters = [_value_getter(c) or attrgetter(c.attname) for c in cols]
-    params = [[obj.pk for obj in objs], *([get(obj) for obj in objs] for get in getters)]
+    params = [array_param([obj.pk for obj in objs]), *(array_param([get(obj) for obj in objs]) for get in getters)]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(meta.db_table)} AS t SET {assignments} FROM unnest({arrays}) AS v({names}) "

@@ -114,8 +114,8 @@ class Decision:
 
     def row(self, now) -> tuple:
         return (
-            self.lead_order.pk,
-            self.following.pk,
+            self.lead_order.id,
+            self.following.id,
             self.followed,
             str(self.reason),
             self.is_close,
@@ -124,7 +124,7 @@ class Decision:
             self.margin,
             self.leverage,
             str(self.margin_mode),
-            self.position.pk if self.position else None,
+            self.position.id if self.position else None,
             now,
         )
 
@@ -146,7 +146,7 @@ class Context:
 
 def _copy_position(sub: Sub, market: Market, following: Following) -> Position | None:
     for p in sub.positions:
-        if p.market_id == market.pk and p.slot == following.pk and p.status == PositionStatus.OPEN:
+        if p.market_id == market.id and p.slot == following.id and p.status == PositionStatus.OPEN:
             return p
     return None
 
@@ -221,9 +221,9 @@ def _open(ctx: Context, f: Following, sub: Sub) -> Decision:
         f.pairs = sorted([*f.pairs, market.symbol])  # auto-follow: the new pair joins the list
         ctx.pairs_added.append(f)
     book = sub.book
-    margin_balance = book.margin.balance + ctx.moves.net(book.margin.pk)
+    margin_balance = book.margin.balance + ctx.moves.net(book.margin.id)
     upnl = sum((unrealised(p, p.market.mark_price) for p in sub.positions if p.status == "open"), ZERO)
-    equity = book.wallet.balance + ctx.moves.net(book.wallet.pk) + margin_balance + upnl
+    equity = book.wallet.balance + ctx.moves.net(book.wallet.id) + margin_balance + upnl
     minimum = max(ctx.settings.min_following_amount, f.lead.min_following_amount)
     if f.mode == FollowMode.SMART and equity < minimum:
         return _not(ctx, f, NotFollowedReason.INTERRUPTED)  # R-CT-04
@@ -253,7 +253,7 @@ def _open(ctx: Context, f: Following, sub: Sub) -> Decision:
         qty = min(qty, equity * f.max_margin_per_order_pct * leverage / price)
     if f.max_margin_per_pair is not None:
         used = sum(
-            (p.margin for p in sub.positions if p.market_id == market.pk and p.slot == f.pk and p.status == "open"),
+            (p.margin for p in sub.positions if p.market_id == market.id and p.slot == f.id and p.status == "open"),
             ZERO,
         )
         room = f.max_margin_per_pair - used
@@ -277,7 +277,7 @@ def _open(ctx: Context, f: Following, sub: Sub) -> Decision:
         available = wallet_free(book, ctx.moves)
     else:
         cross = [p for p in sub.positions if p.status == "open" and p.margin_mode == MarginMode.CROSS]
-        available = cross_state(book.wallet, cross).available + ctx.moves.net(book.wallet.pk)
+        available = cross_state(book.wallet, cross).available + ctx.moves.net(book.wallet.id)
     needed = m.initial_margin(qty=qty, price=price, leverage=leverage) + m.fee(
         qty=qty, price=price, rate=market.taker_fee_rate
     )
@@ -292,7 +292,7 @@ def _open(ctx: Context, f: Following, sub: Sub) -> Decision:
         price=price,
         leverage=leverage,
         margin_mode=mode,
-        slot=f.pk,
+        slot=f.id,
         available=available,
         moves=ctx.moves,
         platform=ctx.platform,

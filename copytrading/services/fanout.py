@@ -52,8 +52,31 @@ from copytrading.services.risk import cross_prices_apply
 
 # The advisory-lock class of the token follow limit (R-CT-21): (class, market id).
 TOKEN_LIMIT_LOCK = 21
-# A batch reads every column of its followings (their settings) as plain rows.
-FOLLOWING_COLUMNS = tuple(f.attname for f in Following._meta.concrete_fields)
+# What a batch reads of its followings, as plain rows: the settings a decision depends on.
+FOLLOWING_COLUMNS = (
+    "id",
+    "follower_id",
+    "lead_id",
+    "sub_account_id",
+    "mode",
+    "status",
+    "pairs",
+    "auto_follow_new_pairs",
+    "guardian_max_loss",
+    "guardian_min_net_value",
+    "stop_loss_ratio",
+    "take_profit_ratio",
+    "max_margin_per_pair",
+    "slippage_ratio",
+    "margin_mode",
+    "leverage_mode",
+    "fixed_leverage",
+    "custom_leverage",
+    "max_margin_per_order_pct",
+    "max_position_value",
+    "diverse_margin",
+    "diverse_multiple",
+)
 # Everything a copy open, add or close may change on an existing position.
 POSITION_WRITE_FIELDS = sorted(
     {*POSITION_CLOSE_FIELDS, "entry_price", "stop_loss_price", "take_profit_price", "leverage", "guarded"}

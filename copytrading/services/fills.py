@@ -62,7 +62,7 @@ class Platform:
 
 def wallet_free(book: Book, moves: Movements) -> Decimal:
     """What the wallet holds beyond held amounts, counting this operation's pending moves."""
-    return book.wallet.balance - book.wallet.held + moves.net(book.wallet.pk)
+    return book.wallet.balance - book.wallet.held + moves.net(book.wallet.id)
 
 
 def open_fill(
@@ -92,9 +92,9 @@ def open_fill(
             f"insufficient margin: this order needs {initial} margin + {fee} fee, available {available}",
             fields={"qty": ["exceeds what the available margin can open"]},
         )
-    moves.move(book.wallet.pk, platform.fees, fee)
+    moves.move(book.wallet.id, platform.fees, fee)
     if margin_mode == "isolated":
-        moves.move(book.wallet.pk, book.margin.pk, initial)
+        moves.move(book.wallet.id, book.margin.id, initial)
     if position is None:
         position = instance_new(
             Position,
@@ -163,29 +163,29 @@ def close_fill(
 
     if position.is_isolated:
         paid_loss = min(loss, released)
-        moves.move(book.margin.pk, platform.house, paid_loss)
+        moves.move(book.margin.id, platform.house, paid_loss)
         moves.move(platform.insurance, platform.house, loss - paid_loss)
-        moves.move(platform.house, book.wallet.pk, profit)
+        moves.move(platform.house, book.wallet.id, profit)
         left = released - paid_loss
         liq_fee = min(liq_fee_due, left)
-        moves.move(book.margin.pk, platform.insurance, liq_fee)
+        moves.move(book.margin.id, platform.insurance, liq_fee)
         left -= liq_fee
         fee_from_margin = min(fee_due, left)
-        moves.move(book.margin.pk, platform.fees, fee_from_margin)
-        moves.move(book.margin.pk, book.wallet.pk, left - fee_from_margin)
+        moves.move(book.margin.id, platform.fees, fee_from_margin)
+        moves.move(book.margin.id, book.wallet.id, left - fee_from_margin)
         fee_from_wallet = min(fee_due - fee_from_margin, max(wallet_free(book, moves), ZERO))
-        moves.move(book.wallet.pk, platform.fees, fee_from_wallet)
+        moves.move(book.wallet.id, platform.fees, fee_from_wallet)
         fee = fee_from_margin + fee_from_wallet
         margin_lost = paid_loss + liq_fee if liquidation else ZERO
     else:
-        moves.move(platform.house, book.wallet.pk, profit)
+        moves.move(platform.house, book.wallet.id, profit)
         paid_loss = min(loss, max(wallet_free(book, moves), ZERO))
-        moves.move(book.wallet.pk, platform.house, paid_loss)
+        moves.move(book.wallet.id, platform.house, paid_loss)
         moves.move(platform.insurance, platform.house, loss - paid_loss)
         liq_fee = min(liq_fee_due, max(wallet_free(book, moves), ZERO))
-        moves.move(book.wallet.pk, platform.insurance, liq_fee)
+        moves.move(book.wallet.id, platform.insurance, liq_fee)
         fee = min(fee_due, max(wallet_free(book, moves), ZERO))
-        moves.move(book.wallet.pk, platform.fees, fee)
+        moves.move(book.wallet.id, platform.fees, fee)
         margin_lost = paid_loss + liq_fee if liquidation else ZERO
 
     position.qty -= qty

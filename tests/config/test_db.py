@@ -88,3 +88,38 @@ def test_a_constraint_broken_through_copy_raises_djangos_integrity_error():
     copy_insert(ShareSettlement, [row])
     with pytest.raises(IntegrityError), transaction.atomic():
         copy_insert(ShareSettlement, [ShareSettlement(following=following, day="2026-11-22")])
+
+
+def test_array_param_round_trips_awkward_strings_numbers_and_timestamps():
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from django.db import connection
+
+    from config.db import array_param
+
+    texts = ["plain", 'with "quotes"', "back\\slash", "comma, {brace}", "", "NULL", "ünï ✓", None]
+    numbers = [Decimal("0E-8"), Decimal("-123456789012345678.12345678"), 2**62, None]
+    stamps = [datetime(2026, 11, 21, 16, 0, 0, 123456, tzinfo=UTC), None]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::text[], %s::numeric[], %s::timestamptz[], %s::boolean[]",
+            [array_param(texts), array_param(numbers), array_param(stamps), array_param([True, False, None])],
+        )
+        assert cursor.fetchone() == (texts, numbers, stamps, [True, False, None])
+    assert array_param([{"json": 1}]) == [{"json": 1}]  # left for psycopg to adapt
+
+
+def test_the_any_lookup_matches_like_in(user):
+    from accounts.models import LedgerAccount
+
+    ids = list(LedgerAccount.objects.values_list("pk", flat=True))
+    assert ids
+    assert set(LedgerAccount.objects.filter(pk__any=ids).values_list("pk", flat=True)) == set(ids)
+    assert not LedgerAccount.objects.filter(pk__any=[]).exists()
+    refs = list(LedgerAccount.objects.values_list("ref", flat=True))
+    assert LedgerAccount.objects.filter(ref__any=refs).count() == len(ids)
+    assert (
+        LedgerAccount.objects.filter(owner_id__any=[user.pk]).count()
+        == LedgerAccount.objects.filter(owner=user).count()
+    )

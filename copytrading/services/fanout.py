@@ -257,8 +257,9 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int], *, token_locked: boo
             projected = _Projected(balance=wallet.balance + ctx.moves.net(wallet.pk), held=wallet.held)
             for p in cross_prices_apply(projected, sub.positions):
                 touched[id(p)] = p
+        updated = [p for p in touched.values() if p.pk is not None]  # before the new ones get their ids
         copy_insert(Position, [p for p in touched.values() if p.pk is None], assign_ids=True)
-        bulk_update_rows(Position, [p for p in touched.values() if p.pk is not None], POSITION_WRITE_FIELDS)
+        bulk_update_rows(Position, updated, POSITION_WRITE_FIELDS)
         now = timezone.now()
         copy_rows(CopyDecision, DECISION_COLUMNS, (d.row(now) for d in ctx.decisions))
         if ctx.pairs_added:

@@ -182,3 +182,19 @@ def test_batches_running_at_once_never_follow_past_the_token_limit(btc):
     assert not refused.followed and refused.reason == NotFollowedReason.TOKEN_LIMIT
     assert copy_of(second, btc) is None
     assert ledger_audit().ok
+
+
+def test_a_fresh_open_inserts_the_copies_and_never_rewrites_them_in_the_same_batch(btc):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lead = make_lead()
+    followings = [follow(lead) for _ in range(3)]
+    order = lead_order(lead, btc, fanout=False)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert copy_fanout(lead_order_id=order.pk) == 3
+
+    statements = [q["sql"] for q in captured.captured_queries]
+    assert not [sql for sql in statements if sql.startswith('UPDATE "copytrading_position"')]
+    assert all(copy_of(f, btc).qty == D("0.01") for f in followings)

@@ -241,10 +241,7 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int], *, token_locked: boo
             if token_locked:
                 _token_limit_lock(market)
             ctx.token_used = token_base = _token_used(market)
-            ours = sum(  # the part of it in this batch's (locked) sub-accounts
-                (p.qty * p.entry_price for sub in subs.values() for p in sub.positions if p.market_id == market.pk),
-                ZERO,
-            )
+            ours = _followed_value(subs, market)  # the part of it in this batch's (locked) sub-accounts
         for f in followings:
             decide(ctx, f, subs[f.sub_account_id])
 
@@ -265,7 +262,7 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int], *, token_locked: boo
         if ctx.pairs_added:
             bulk_update_rows(Following, ctx.pairs_added, ["pairs"])
         if limited and not token_locked:
-            _token_limit_confirm(ctx, market, token_base, ours=ours, accounts=list(books))
+            _token_limit_confirm(ctx, market, token_base, ours_before=ours, ours_after=_followed_value(subs, market))
         entry = ctx.moves.post(
             kind="copy_fill",
             key=f"copy:{fill.order.pk}:{followings[0].pk}-{followings[-1].pk}",
@@ -279,12 +276,23 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int], *, token_locked: boo
         return len(ctx.decisions)
 
 
-def _token_used(market: Market, *, excluding: list[int] = ()) -> Decimal:
+def _token_used(market: Market) -> Decimal:
     """The value followed on the market now: every open copy at its entry price (R-CT-21)."""
     copies = Position.objects.filter(market=market, status=PositionStatus.OPEN, slot__gt=0)
-    if excluding:
-        copies = copies.exclude(account_id__any=excluding)
     return copies.aggregate(v=Sum(F("qty") * F("entry_price")))["v"] or ZERO
+
+
+def _followed_value(subs: dict[int, Sub], market: Market) -> Decimal:
+    """``_token_used`` restricted to the batch's sub-accounts, from its positions in memory."""
+    return sum(
+        (
+            p.qty * p.entry_price
+            for sub in subs.values()
+            for p in sub.positions
+            if p.market_id == market.id and p.status == PositionStatus.OPEN
+        ),
+        ZERO,
+    )
 
 
 def _token_limit_lock(market: Market) -> None:
@@ -294,16 +302,18 @@ def _token_limit_lock(market: Market) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TOKEN_LIMIT_LOCK, market.pk])
 
 
-def _token_limit_confirm(ctx: Context, market: Market, base: Decimal, *, ours: Decimal, accounts: list[int]) -> None:
+def _token_limit_confirm(
+    ctx: Context, market: Market, base: Decimal, *, ours_before: Decimal, ours_after: Decimal
+) -> None:
     """R-CT-21 across concurrent batches: the batch decided against ``base`` without the lock; confirm it holding it.
 
     The decisions stand when nobody changed the use meanwhile, or when every open
     fitted and still fits; otherwise the batch rolls back and decides again locked.
-    The batch's own sub-accounts count as they were before it (its writes are not
-    others' use), so ``fresh`` compares with ``base``.
+    The batch's own sub-accounts (locked, so only it changed them) count as they
+    were before it, so ``fresh`` compares with ``base``.
     """
     _token_limit_lock(market)
-    fresh = _token_used(market, excluding=accounts) + ours
+    fresh = _token_used(market) - ours_after + ours_before
     if fresh == base:
         return
     added = ctx.token_used - base

@@ -14,8 +14,8 @@ from decimal import ROUND_DOWN, Decimal
 from django.utils import timezone
 
 from accounts.errors import InsufficientFunds
-from accounts.models import AccountKind, JournalEntry
-from accounts.money import ZERO, quantize
+from accounts.models import AccountKind, JournalEntry, LedgerAccount
+from accounts.money import CURRENCY, ZERO, quantize
 from accounts.services.accounts import platform_account
 from accounts.services.ledger import Leg, entry_post
 from config.db import instance_new
@@ -54,10 +54,20 @@ class Movements:
 class Platform:
     """The platform's counter-accounts, fetched once per operation."""
 
+    KINDS = (AccountKind.HOUSE, AccountKind.FEE_REVENUE, AccountKind.INSURANCE_FUND)
+
     def __init__(self) -> None:
-        self.house = platform_account(kind=AccountKind.HOUSE).pk
-        self.fees = platform_account(kind=AccountKind.FEE_REVENUE).pk
-        self.insurance = platform_account(kind=AccountKind.INSURANCE_FUND).pk
+        ids = dict(
+            LedgerAccount.objects.filter(owner=None, kind__in=self.KINDS, ref="", currency=CURRENCY).values_list(
+                "kind", "id"
+            )
+        )
+        for kind in self.KINDS:
+            if kind not in ids:  # first use on this platform
+                ids[kind] = platform_account(kind=kind).pk
+        self.house = ids[AccountKind.HOUSE]
+        self.fees = ids[AccountKind.FEE_REVENUE]
+        self.insurance = ids[AccountKind.INSURANCE_FUND]
 
 
 def wallet_free(book: Book, moves: Movements) -> Decimal:

@@ -19,6 +19,7 @@ class AnyOf(Lookup):
     ``__in`` sends one placeholder per value, which Django compiles and psycopg
     rewrites one by one; for the thousand ids of a bulk batch that costs more
     than the query. PostgreSQL plans both the same way. Other databases get ``IN``.
+    Hot callers pass a set: Django visits every element of a list or tuple first.
     """
 
     lookup_name = "any"
@@ -229,7 +230,12 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows) -> None:
     if not rows:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(model(**dict(zip(columns, row, strict=True))) for row in rows)
+        from psycopg.types.json import Jsonb
+
+        model.objects.bulk_create(
+            model(**{c: v.obj if isinstance(v, Jsonb) else v for c, v in zip(columns, row, strict=True)})
+            for row in rows
+        )
         return
     meta = model._meta
     names = ", ".join(connection.ops.quote_name(_field_by_attname(meta, c).column) for c in columns)

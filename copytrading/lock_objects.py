@@ -80,11 +80,11 @@ def lock_books_for(owners_by_wallet: dict[int, int]) -> dict[int, Book]:
     """``lock_books`` by ids (wallet id → owner id): wallets and margin accounts locked in one statement."""
     from django.db.models import Q
 
-    refs = [str(w) for w in owners_by_wallet]
+    refs = {str(w) for w in owners_by_wallet}
     query = (
         LedgerAccount.objects.filter(
-            Q(pk__any=list(owners_by_wallet))
-            | Q(owner_id__any=list(set(owners_by_wallet.values())), kind=AccountKind.POSITION_MARGIN, ref__any=refs)
+            Q(pk__any=set(owners_by_wallet))
+            | Q(owner_id__any=set(owners_by_wallet.values()), kind=AccountKind.POSITION_MARGIN, ref__any=refs)
         )
         .order_by("pk")
         .select_for_update()

@@ -108,9 +108,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- The copy engine -------------------------------------------------------
 # Followings per fan-out batch: one transaction and one `copy` task each. A batch
-# costs about 25 statements whatever its size; 1,000 keeps one near 0.15 s of
-# lock time and 100 MB of memory, and a 10,000-follower fill spread over 10 tasks.
-COPY_FANOUT_BATCH = env.int("COPY_FANOUT_BATCH", default=1000)
+# costs about 25 statements whatever its size, and its followers' rows stay locked
+# until it commits: 2,500 holds them about 0.3 s and takes ~60 MB above a worker's
+# baseline; a 10,000-follower fill is 4 tasks (bench/README.md compares sizes).
+COPY_FANOUT_BATCH = env.int("COPY_FANOUT_BATCH", default=2500)
 
 # --- Redis, cache, Celery -------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")

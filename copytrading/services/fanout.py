@@ -160,7 +160,7 @@ def _previous_fill_pending(fill: LeadFill, following_ids: list[int]) -> tuple[Le
     if previous is None:
         return None, []
     missing = list(
-        Following.objects.filter(pk__any=following_ids, started_at__lt=previous[1])
+        Following.objects.filter(pk__any=set(following_ids), started_at__lt=previous[1])
         .exclude(status=FollowingStatus.STOPPED)
         .exclude(Exists(CopyDecision.objects.filter(lead_order_id=previous[0], following_id=OuterRef("pk"))))
         .order_by("pk")
@@ -202,7 +202,7 @@ class _Projected:
 def _fanout_batch(fill: LeadFill, following_ids: list[int], *, token_locked: bool) -> int:
     with transaction.atomic():
         rows = (
-            Following.objects.filter(pk__any=following_ids)
+            Following.objects.filter(pk__any=set(following_ids))
             .exclude(status=FollowingStatus.STOPPED)
             .order_by("pk")
             .select_for_update()
@@ -211,7 +211,7 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int], *, token_locked: boo
         locked = rows_to_instances(Following, FOLLOWING_COLUMNS, rows)
         # Read after the locks: a twin batch (a duplicated task) that held them has committed by now.
         done = set(
-            CopyDecision.objects.filter(lead_order=fill.order, following_id__any=[f.pk for f in locked]).values_list(
+            CopyDecision.objects.filter(lead_order=fill.order, following_id__any={f.id for f in locked}).values_list(
                 "following_id", flat=True
             )
         )
@@ -229,7 +229,7 @@ def _fanout_batch(fill: LeadFill, following_ids: list[int], *, token_locked: boo
             f.lead, f.sub_account = lead, books[f.sub_account_id].wallet
         subs = {wid: Sub(book=book) for wid, book in books.items()}
         for p in (
-            Position.objects.filter(account_id__any=list(books), status=PositionStatus.OPEN)
+            Position.objects.filter(account_id__any=set(books), status=PositionStatus.OPEN)
             .select_related("market")
             .order_by("pk")
             .select_for_update(of=("self",))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from accounts.models import LedgerAccount
+from config.db import copy_rows
 from copytrading.events import CONSUMERS
 from copytrading.models import OutboxDelivery, OutboxEvent, PositionClose
 
@@ -41,20 +44,28 @@ def position_closed_payload(close: PositionClose, owner_id: int) -> dict:
     }
 
 
-def events_write(closes: list[PositionClose]) -> list[OutboxEvent]:
-    """Write one "position closed" event per close (inside the caller's transaction)."""
-    owners = dict(
-        LedgerAccount.objects.filter(pk__in={c.position.account_id for c in closes}).values_list("pk", "owner_id")
-    )
-    events = OutboxEvent.objects.bulk_create(
-        OutboxEvent(kind="position_closed", payload=position_closed_payload(c, owners[c.position.account_id]))
-        for c in closes
-    )
-    if events:
-        from copytrading.tasks import outbox_deliver
+def events_write(closes: list[PositionClose]) -> int:
+    """Write one "position closed" event per close (inside the caller's transaction); return how many.
 
-        transaction.on_commit(outbox_deliver.delay)
-    return events
+    COPY, as plain rows: a liquidation sweep or a copy fan-out closes thousands of
+    positions at once, and binding thousands of JSON parameters costs more than the
+    closes themselves.
+    """
+    if not closes:
+        return 0
+    owners = dict(
+        LedgerAccount.objects.filter(pk__any={c.position.account_id for c in closes}).values_list("pk", "owner_id")
+    )
+    now = timezone.now()
+    copy_rows(
+        OutboxEvent,
+        ("kind", "payload", "created_at"),
+        (("position_closed", Jsonb(position_closed_payload(c, owners[c.position.account_id])), now) for c in closes),
+    )
+    from copytrading.tasks import outbox_deliver
+
+    transaction.on_commit(outbox_deliver.delay)
+    return len(closes)
 
 
 def outbox_deliver_pending(*, consumer: str | None = None, batch: int = DELIVERY_BATCH) -> int:

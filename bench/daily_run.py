@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the project is not
     sys.path.insert(0, str(ROOT))
 
-from bench.fanout import _floors  # noqa: E402 - after the path is set
+from bench.fanout_checks import floors  # noqa: E402 - after the path is set
 from bench.risk_sweep import (  # noqa: E402
     QueryLog,
     _git_commit,
@@ -512,7 +512,7 @@ def run_benchmark(
         after = _snapshot(specs, leads)
         checks["first_settled_every_flat"] = first["settled"] == sum(sp["flat"] for sp in specs)
         checks.update(_check(specs, leads, before, after, DAY))
-        floor_ms, floor_indexed_ms, rows = _floors(_run_selects(DAY))
+        floor_ms, floor_indexed_ms, rows = floors(_run_selects(DAY))
 
         settlements, entries = ShareSettlement.objects.count(), JournalEntry.objects.count()
         second = _run(DAY, None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from accounts.lock_objects import lock_accounts
 from accounts.models import AccountKind, LedgerAccount
-from accounts.services.accounts import account_open
+from accounts.services.accounts import account_open, accounts_open
 from config.db import rows_to_instances
 from copytrading.models import Position, PositionStatus
 
@@ -77,22 +77,26 @@ def refresh_balances(wallets: Iterable[LedgerAccount]) -> None:
 
 
 def lock_books_for(owners_by_wallet: dict[int, int]) -> dict[int, Book]:
-    """``lock_books`` by ids (wallet id → owner id): wallets and margin accounts locked in one statement."""
+    """``lock_books`` by ids (wallet id → owner id): wallets and margin accounts locked in one statement.
+
+    Margin accounts that do not exist yet (the accounts' first trade) are opened
+    in one statement and locked in a second; being new, their ids come after
+    every row already locked, so the id order holds.
+    """
     from django.db.models import Q
 
-    refs = {str(w) for w in owners_by_wallet}
-    query = (
-        LedgerAccount.objects.filter(
-            Q(pk__any=set(owners_by_wallet))
-            | Q(owner_id__any=set(owners_by_wallet.values()), kind=AccountKind.POSITION_MARGIN, ref__any=refs)
-        )
-        .order_by("pk")
-        .select_for_update()
-        .values_list(*BOOK_COLUMNS)
-    )
-    rows = {a.pk: a for a in rows_to_instances(LedgerAccount, BOOK_COLUMNS, query)}
+    def locked(condition: Q) -> dict[int, LedgerAccount]:
+        query = LedgerAccount.objects.filter(condition).order_by("pk").select_for_update().values_list(*BOOK_COLUMNS)
+        return {a.pk: a for a in rows_to_instances(LedgerAccount, BOOK_COLUMNS, query)}
+
+    def margins_of(wallets: dict[int, int]) -> Q:
+        refs = {str(w) for w in wallets}
+        return Q(owner_id__any=set(wallets.values()), kind=AccountKind.POSITION_MARGIN, ref__any=refs)
+
+    rows = locked(Q(pk__any=set(owners_by_wallet)) | margins_of(owners_by_wallet))
     margins = {int(a.ref): a for a in rows.values() if a.kind == AccountKind.POSITION_MARGIN and int(a.ref) in rows}
-    missing = [rows[w] for w in owners_by_wallet if w not in margins]
-    if missing:  # first trade of these accounts: open their margin accounts, then lock them too
-        margins.update({w: b.margin for w, b in lock_books(missing).items()})
+    missing = {w: owner for w, owner in owners_by_wallet.items() if w not in margins}
+    if missing:
+        accounts_open(kind=AccountKind.POSITION_MARGIN, owners_and_refs=[(o, str(w)) for w, o in missing.items()])
+        margins.update({int(a.ref): a for a in locked(margins_of(missing)).values()})
     return {w: Book(wallet=rows[w], margin=margins[w]) for w in owners_by_wallet}

@@ -1,86 +1,45 @@
 """The copy fan-out: one lead fill reaches every live following, in batches. (R-CT-02, R-CT-07 … R-CT-14, R-CT-21)
 
-Each batch of followings is one transaction: it locks their sub-accounts (and
-isolated-margin accounts) in id order, reads their open positions once,
-decides every following in memory, and writes positions, closes, decisions and
-one compound journal entry with bulk statements, so the work per follower is a
-fraction of a query. A decision row per (lead fill, following) — a unique key —
-makes a retried or duplicated batch harmless: followings already decided are
-skipped.
+``copy_fanout_dispatch`` (the ``copy_fanout_run`` task) splits the live
+followings into batches of ``COPY_FANOUT_BATCH`` and queues one
+``copy_fanout_batch_run`` task per batch, by following-id range, so every
+``copy`` worker process takes a share; ``copy_fanout`` runs them one after
+another in the caller. A batch is one transaction (``copy_batch``). Before it
+runs, a batch copies the lead's earlier fills its followers have not had yet,
+oldest first, each in its own transaction: batches of consecutive fills run on
+several workers and a failed one is retried later, so a close must not reach a
+follower before the open it closes.
 """
 
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
-from decimal import Decimal
+import logging
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Sum
-from django.utils import timezone
+from django.db import OperationalError, transaction
+from django.db.models import Exists, OuterRef
 
 from accounts.models import AccountKind, LedgerAccount
-from accounts.money import ZERO
-from config.db import bulk_update_rows, copy_insert, copy_rows, rows_to_instances
 from copytrading import margin as m
-from copytrading.lock_objects import lock_books, lock_books_for
+from copytrading.lock_objects import lock_books
 from copytrading.models import (
     CopyDecision,
-    CopySettings,
     Following,
     FollowingStatus,
     LeadTrader,
-    Market,
-    NotFollowedReason,
     Order,
     Position,
-    PositionClose,
     PositionStatus,
 )
-from copytrading.services.copy_decide import (
-    DECISION_COLUMNS,
-    Context,
-    LeadFill,
-    Sub,
-    decide,
-    lead_fill,
-)
-from copytrading.services.fills import POSITION_CLOSE_FIELDS
-from copytrading.services.outbox import events_write
-from copytrading.services.risk import cross_prices_apply
+from copytrading.services.copy_batch import TokenLimitMoved, batch_execute
+from copytrading.services.copy_decide import LeadFill, lead_fill
 
-# The advisory-lock class of the token follow limit (R-CT-21): (class, market id).
-TOKEN_LIMIT_LOCK = 21
-# What a batch reads of its followings, as plain rows: the settings a decision depends on.
-FOLLOWING_COLUMNS = (
-    "id",
-    "follower_id",
-    "lead_id",
-    "sub_account_id",
-    "mode",
-    "status",
-    "pairs",
-    "auto_follow_new_pairs",
-    "guardian_max_loss",
-    "guardian_min_net_value",
-    "stop_loss_ratio",
-    "take_profit_ratio",
-    "max_margin_per_pair",
-    "slippage_ratio",
-    "margin_mode",
-    "leverage_mode",
-    "fixed_leverage",
-    "custom_leverage",
-    "max_margin_per_order_pct",
-    "max_position_value",
-    "diverse_margin",
-    "diverse_multiple",
-)
-# Everything a copy open, add or close may change on an existing position.
-POSITION_WRITE_FIELDS = sorted(
-    {*POSITION_CLOSE_FIELDS, "entry_price", "stop_loss_price", "take_profit_price", "leverage", "guarded"}
-)
+logger = logging.getLogger(__name__)
+
+# How many of the lead's earlier fills a batch copies first, at the most (each one
+# its own transaction); a longer backlog is left to those fills' own tasks.
+CATCH_UP_DEPTH = 20
 
 
 def copy_fanout(*, lead_order_id: int) -> int:
@@ -92,25 +51,21 @@ def copy_fanout(*, lead_order_id: int) -> int:
 
 
 def copy_fanout_dispatch(*, lead_order_id: int) -> int:
-    """Spread one lead fill's fan-out over the ``copy`` workers; return how many batches it has.
+    """Spread one lead fill's fan-out over the ``copy`` workers: one queued task per batch; return how many.
 
-    Every batch but the first is queued as its own task (``copy_fanout_batch_run``,
-    by its range of following ids), so several workers copy at once; the first
-    runs here. Batches lock disjoint followings and sub-accounts, and each is
-    idempotent, so a duplicated dispatch or a retried batch changes nothing.
+    Each task is a range of following ids (``copy_fanout_batch_run``). Batches
+    lock disjoint followings and sub-accounts, and each is idempotent, so a
+    duplicated dispatch or a retried batch changes nothing.
     """
     fill = _fill_of(lead_order_id)
     if fill is None:
         return 0
     batches = _batches(fill, settings.COPY_FANOUT_BATCH)
-    if len(batches) > 1:
-        from copytrading.tasks import copy_fanout_batch_run
+    from copytrading.tasks import copy_fanout_batch_run
 
-        for ids in batches[1:]:
-            args = (lead_order_id, ids[0], ids[-1])
-            transaction.on_commit(lambda args=args: copy_fanout_batch_run.delay(*args))
-    if batches:
-        fanout_batch(fill, batches[0])
+    for ids in batches:
+        args = (lead_order_id, ids[0], ids[-1])
+        transaction.on_commit(lambda args=args: copy_fanout_batch_run.delay(*args))
     return len(batches)
 
 
@@ -141,14 +96,51 @@ def _batches(fill: LeadFill, size: int) -> list[list[int]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
-def _previous_fill_pending(fill: LeadFill, following_ids: list[int]) -> tuple[LeadFill | None, list[int]]:
-    """The lead's previous fill and those of these followings (following since before it) not yet copied it.
+def fanout_batch(fill: LeadFill, following_ids: list[int], *, catch_up: int = CATCH_UP_DEPTH) -> int:
+    """Copy a fill to one batch of followings (the lead's earlier fills they lack first); return how many decided."""
+    if catch_up:
+        _catch_up(fill, following_ids, depth=catch_up)
+    # The batch allocates tens of thousands of short-lived objects and frees them all at
+    # the end: the cyclic collector would only rescan them, so it waits until then.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            return batch_execute(fill, following_ids, token_locked=False)
+        except TokenLimitMoved:  # rolled back: decide again, this time holding the token limit throughout
+            return batch_execute(fill, following_ids, token_locked=True)
+    finally:
+        if collecting:
+            gc.enable()
 
-    Batches of consecutive fills run on several workers and a failed one is
-    retried later, so a close could otherwise reach a follower before the open
-    it closes. Called with the followings locked: a batch of the previous fill
-    still running has committed by then.
+
+def _catch_up(fill: LeadFill, following_ids: list[int], *, depth: int) -> None:
+    """Copy the lead's previous fill to those of these followings that lack it, in its own transaction(s).
+
+    Run before the batch takes any lock, so no lock is held across the two
+    fills. Read without locks, the check may see a batch of the previous fill
+    still running as missing: copying it again then waits on that batch's
+    locks and finds everyone decided. A fill that fails for a reason other than
+    contention is logged and not waited for: its own task reports it.
     """
+    previous, missing = _previous_fill_pending(fill, following_ids)
+    if previous is None:
+        return
+    try:
+        fanout_batch(previous, missing, catch_up=depth - 1)
+    except OperationalError:
+        raise  # contention or a lost connection: this batch is retried, still in order
+    except Exception:
+        logger.exception(
+            "copy fan-out: could not copy lead order %s to %d followings before order %s",
+            previous.order.pk,
+            len(missing),
+            fill.order.pk,
+        )
+
+
+def _previous_fill_pending(fill: LeadFill, following_ids: list[int]) -> tuple[LeadFill | None, list[int]]:
+    """The lead's previous fill and those of these followings (following since before it) not yet copied it."""
     if fill.existing:
         return None, []
     previous = (
@@ -169,157 +161,6 @@ def _previous_fill_pending(fill: LeadFill, following_ids: list[int]) -> tuple[Le
     if not missing:
         return None, []
     return lead_fill(Order.objects.select_related("market", "account").get(pk=previous[0])), missing
-
-
-def fanout_batch(fill: LeadFill, following_ids: list[int]) -> int:
-    """Decide and execute the copies of one batch of followings, in one transaction."""
-    # The batch allocates tens of thousands of short-lived objects and frees them all at
-    # the end: the cyclic collector would only rescan them, so it waits until then.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        try:
-            return _fanout_batch(fill, following_ids, token_locked=False)
-        except _TokenLimitMoved:  # rolled back: decide again, this time holding the token limit throughout
-            return _fanout_batch(fill, following_ids, token_locked=True)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-class _TokenLimitMoved(Exception):
-    """Other batches changed the token follow limit's use while this one decided, and its decisions depend on it."""
-
-
-@dataclass
-class _Projected:
-    """A wallet's balance after this batch's movements, for the cross liquidation prices before the entry posts."""
-
-    balance: Decimal
-    held: Decimal
-
-
-def _fanout_batch(fill: LeadFill, following_ids: list[int], *, token_locked: bool) -> int:
-    with transaction.atomic():
-        rows = (
-            Following.objects.filter(pk__any=set(following_ids))
-            .exclude(status=FollowingStatus.STOPPED)
-            .order_by("pk")
-            .select_for_update()
-            .values_list(*FOLLOWING_COLUMNS)
-        )
-        locked = rows_to_instances(Following, FOLLOWING_COLUMNS, rows)
-        # Read after the locks: a twin batch (a duplicated task) that held them has committed by now.
-        done = set(
-            CopyDecision.objects.filter(lead_order=fill.order, following_id__any={f.id for f in locked}).values_list(
-                "following_id", flat=True
-            )
-        )
-        followings = [f for f in locked if f.pk not in done]
-        if not followings:
-            return 0
-        previous, missing = _previous_fill_pending(fill, [f.pk for f in followings])
-        if previous is not None:  # copy the earlier fill to them first, in this transaction, then this one afresh
-            _fanout_batch(previous, missing, token_locked=token_locked)
-            return _fanout_batch(fill, following_ids, token_locked=token_locked)
-        market = Market.objects.get(pk=fill.market.pk)
-        lead = LeadTrader.objects.get(user_id=fill.order.account.owner_id)
-        books = lock_books_for({f.sub_account_id: f.follower_id for f in followings})
-        for f in followings:
-            f.lead, f.sub_account = lead, books[f.sub_account_id].wallet
-        subs = {wid: Sub(book=book) for wid, book in books.items()}
-        for p in (
-            Position.objects.filter(account_id__any=set(books), status=PositionStatus.OPEN)
-            .select_related("market")
-            .order_by("pk")
-            .select_for_update(of=("self",))
-        ):
-            subs[p.account_id].positions.append(p)
-        ctx = Context(fill=fill, market=market, price=market.mark_price, settings=CopySettings.current())
-        limited = market.token_follow_limit is not None and bool(fill.open_qty)
-        if limited:
-            if token_locked:
-                _token_limit_lock(market)
-            ctx.token_used = token_base = _token_used(market)
-            ours = _followed_value(subs, market)  # the part of it in this batch's (locked) sub-accounts
-        for f in followings:
-            decide(ctx, f, subs[f.sub_account_id])
-
-        # Positions and decisions first, the entry last: the entry locks the platform's fee,
-        # house and insurance rows, which every batch shares, so they stay locked only
-        # from there to the commit and batches on other workers overlap everything else.
-        touched = {id(p): p for p in ctx.touched.values()}
-        for sub in subs.values():
-            wallet = sub.book.wallet
-            projected = _Projected(balance=wallet.balance + ctx.moves.net(wallet.pk), held=wallet.held)
-            for p in cross_prices_apply(projected, sub.positions):
-                touched[id(p)] = p
-        updated = [p for p in touched.values() if p.pk is not None]  # before the new ones get their ids
-        copy_insert(Position, [p for p in touched.values() if p.pk is None], assign_ids=True)
-        bulk_update_rows(Position, updated, POSITION_WRITE_FIELDS)
-        now = timezone.now()
-        copy_rows(CopyDecision, DECISION_COLUMNS, (d.row(now) for d in ctx.decisions))
-        if ctx.pairs_added:
-            bulk_update_rows(Following, ctx.pairs_added, ["pairs"])
-        if limited and not token_locked:
-            _token_limit_confirm(ctx, market, token_base, ours_before=ours, ours_after=_followed_value(subs, market))
-        entry = ctx.moves.post(
-            kind="copy_fill",
-            key=f"copy:{fill.order.pk}:{followings[0].pk}-{followings[-1].pk}",
-            reference=f"order:{fill.order.pk}",
-            locked={a.pk: a for b in books.values() for a in (b.wallet, b.margin)},
-        )
-        for close in ctx.closes:
-            close.entry = entry
-        copy_insert(PositionClose, ctx.closes, assign_ids=True)
-        events_write(ctx.closes)
-        return len(ctx.decisions)
-
-
-def _token_used(market: Market) -> Decimal:
-    """The value followed on the market now: every open copy at its entry price (R-CT-21)."""
-    copies = Position.objects.filter(market=market, status=PositionStatus.OPEN, slot__gt=0)
-    return copies.aggregate(v=Sum(F("qty") * F("entry_price")))["v"] or ZERO
-
-
-def _followed_value(subs: dict[int, Sub], market: Market) -> Decimal:
-    """``_token_used`` restricted to the batch's sub-accounts, from its positions in memory."""
-    return sum(
-        (
-            p.qty * p.entry_price
-            for sub in subs.values()
-            for p in sub.positions
-            if p.market_id == market.id and p.status == PositionStatus.OPEN
-        ),
-        ZERO,
-    )
-
-
-def _token_limit_lock(market: Market) -> None:
-    """Take the market's token-limit lock until commit: batches on other workers take turns from here."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [TOKEN_LIMIT_LOCK, market.pk])
-
-
-def _token_limit_confirm(
-    ctx: Context, market: Market, base: Decimal, *, ours_before: Decimal, ours_after: Decimal
-) -> None:
-    """R-CT-21 across concurrent batches: the batch decided against ``base`` without the lock; confirm it holding it.
-
-    The decisions stand when nobody changed the use meanwhile, or when every open
-    fitted and still fits; otherwise the batch rolls back and decides again locked.
-    The batch's own sub-accounts (locked, so only it changed them) count as they
-    were before it, so ``fresh`` compares with ``base``.
-    """
-    _token_limit_lock(market)
-    fresh = _token_used(market) - ours_after + ours_before
-    if fresh == base:
-        return
-    added = ctx.token_used - base
-    refused = any(d.reason == NotFollowedReason.TOKEN_LIMIT for d in ctx.decisions)
-    if refused or fresh + added > market.token_follow_limit:
-        raise _TokenLimitMoved
 
 
 def copy_existing(*, following: Following) -> int:

@@ -27,9 +27,7 @@ def test_a_batch_copies_only_the_live_followings_of_its_id_range(btc):
     assert CopyDecision.objects.filter(lead_order=order).count() == 4
 
 
-def test_dispatch_runs_the_first_batch_and_queues_one_task_per_other_range(
-    btc, settings, django_capture_on_commit_callbacks
-):
+def test_dispatch_queues_one_task_per_range_of_following_ids(btc, settings, django_capture_on_commit_callbacks):
     settings.COPY_FANOUT_BATCH = 2
     lead = make_lead()
     followings = [follow(lead) for _ in range(5)]
@@ -38,9 +36,11 @@ def test_dispatch_runs_the_first_batch_and_queues_one_task_per_other_range(
     with django_capture_on_commit_callbacks() as queued:
         assert copy_fanout_dispatch(lead_order_id=order.pk) == 3
 
-    assert len(queued) == 2  # batches 2 and 3 go to the queue, sent once the dispatch's work is committed
-    decided = set(CopyDecision.objects.filter(lead_order=order).values_list("following_id", flat=True))
-    assert decided == {followings[0].pk, followings[1].pk}
+    assert len(queued) == 3  # published once the surrounding transaction, if any, commits
+    assert not CopyDecision.objects.filter(lead_order=order).exists()  # the workers decide, not the dispatch
+    for first, last in ((0, 1), (2, 3), (4, 4)):
+        copy_fanout_range(lead_order_id=order.pk, first_id=followings[first].pk, last_id=followings[last].pk)
+    assert CopyDecision.objects.filter(lead_order=order).count() == 5
 
 
 def test_a_close_that_reaches_a_batch_before_the_open_copies_the_open_first(btc):
@@ -142,7 +142,7 @@ def test_batches_running_at_once_never_follow_past_the_token_limit(btc):
 
     from django.db import connection, transaction
 
-    from copytrading.services.fanout import TOKEN_LIMIT_LOCK
+    from copytrading.services.copy_batch import TOKEN_LIMIT_LOCK
 
     btc.token_follow_limit = D("1000")
     btc.save(update_fields=["token_follow_limit"])
@@ -198,3 +198,76 @@ def test_a_fresh_open_inserts_the_copies_and_never_rewrites_them_in_the_same_bat
     statements = [q["sql"] for q in captured.captured_queries]
     assert not [sql for sql in statements if sql.startswith('UPDATE "copytrading_position"')]
     assert all(copy_of(f, btc).qty == D("0.01") for f in followings)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_copying_a_missed_earlier_fill_first_holds_no_lock_across_the_two_fills(btc):
+    """Given one follower missed the lead's open and another holds its copy, when the close's batch runs
+    while that follower closes its copy by hand (book, position, then the platform rows), then neither
+    deadlocks: the open is copied in its own transaction before the close's batch takes its locks."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from accounts.models import LedgerAccount
+    from copytrading.services.positions import position_close
+
+    lead = make_lead()
+    missed, holder = follow(lead), follow(lead)
+    opened = lead_order(lead, btc, fanout=False)
+    copy_fanout_range(lead_order_id=opened.pk, first_id=holder.pk, last_id=holder.pk)
+    closed = lead_order(lead, btc, side="sell", reduce_only=True, fanout=False)
+    copy = Position.objects.select_related("market", "account").get(pk=copy_of(holder, btc).pk)
+    locked, errors = threading.Event(), []
+
+    def close_by_hand():
+        try:
+            with transaction.atomic():
+                LedgerAccount.objects.select_for_update().get(pk=holder.sub_account_id)
+                locked.set()
+                time.sleep(1.0)  # the close's batch is running meanwhile
+                position_close(position=copy, idempotency_key="by-hand")
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def fan_out_the_close():
+        try:
+            copy_fanout_range(lead_order_id=closed.pk, first_id=missed.pk, last_id=holder.pk)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    hand = threading.Thread(target=close_by_hand)
+    hand.start()
+    assert locked.wait(10)
+    batch = threading.Thread(target=fan_out_the_close)
+    batch.start()
+    hand.join(20)
+    batch.join(20)
+
+    assert not errors, errors
+    assert CopyDecision.objects.get(lead_order=opened, following=missed).followed
+    assert CopyDecision.objects.filter(lead_order=closed).count() == 2
+    assert copy_of(missed, btc) is None and copy_of(holder, btc) is None
+    assert ledger_audit().ok
+
+
+def test_a_batch_issues_the_same_queries_whatever_its_size(btc):
+    """Every setting a decision reads is loaded with the batch: no query per follower."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (2, 6):
+        lead = make_lead()
+        for i in range(size):
+            follow(lead, **({"margin_mode": "isolated"} if i % 2 else {}))
+        order = lead_order(lead, btc, fanout=False)
+        with CaptureQueriesContext(connection) as captured:
+            assert copy_fanout(lead_order_id=order.pk) == size
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1]

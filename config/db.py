@@ -45,6 +45,8 @@ def array_param(values: list) -> str | list:
     """
     parts = []
     for v in values:
+        if isinstance(v, Enum):  # choices are stored by value (psycopg would send the name)
+            v = v.value
         if v is None:
             parts.append("NULL")
         elif isinstance(v, bool):
@@ -52,8 +54,7 @@ def array_param(values: list) -> str | list:
         elif isinstance(v, int | Decimal):
             parts.append(str(v))
         elif isinstance(v, str | datetime):
-            text = v.value if isinstance(v, Enum) else str(v)
-            parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+            parts.append('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"')
         else:
             return values
     return "{" + ",".join(parts) + "}"

@@ -109,6 +109,13 @@ def test_array_param_round_trips_awkward_strings_numbers_and_timestamps():
         assert cursor.fetchone() == (texts, numbers, stamps, [True, False, None])
     assert array_param([{"json": 1}]) == [{"json": 1}]  # left for psycopg to adapt
 
+    from enum import Enum
+
+    class Plain(Enum):
+        OPEN = "open"
+
+    assert array_param([Plain.OPEN, PositionStatus.CLOSED]) == '{"open","closed"}'  # choices go by value
+
 
 def test_the_any_lookup_matches_like_in(user):
     from accounts.models import LedgerAccount

@@ -15,8 +15,8 @@ Each N is run twice, each time with its own lead and followers: inline
 (``copy_fanout`` in this process, batch after batch, with its queries, database
 time by statement, memory and an optional profile), then on real ``copy``
 workers (``bench/fanout_workers.py``: a Celery worker with K processes on
-Redis; the lead's commit queues ``copy_fanout_run``, which runs the first batch
-and queues the others), timed by polling the decision count; the median of
+Redis; the lead's commit queues ``copy_fanout_run``, which queues one task per
+batch), timed by polling the decision count; the median of
 ``--repeat`` such runs is reported. The floor, measured in the same run: PostgreSQL
 COPY of the rows each fan-out wrote (decisions, positions, closes, outbox
 events, journal entries, postings, ledger accounts) into fresh tables with the

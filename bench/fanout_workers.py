@@ -2,8 +2,8 @@
 
 The benchmark's lead order commits in the benchmark's process; its fan-out then
 runs exactly as in production: ``copy_fanout_run`` is queued on commit, the
-first worker process to take it runs the first batch and queues the others
-(``copy_fanout_batch_run``), and the K processes share them. The time measured
+worker process that takes it queues one ``copy_fanout_batch_run`` per batch,
+and the K processes share them. The time measured
 is from the lead's commit to the commit of the last follower's decision, seen
 by polling the decision count from the benchmark's process.
 """

@@ -33,7 +33,7 @@ def funding_settle() -> int:
 
 @shared_task(queue="copy", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def copy_fanout_run(lead_order_id: int) -> int:
-    """Copy a lead's fill to its followings: first batch here, the rest queued (idempotent per (fill, following))."""
+    """Copy a lead's fill to its followings: one queued task per batch (idempotent per (fill, following))."""
     from copytrading.services.fanout import copy_fanout_dispatch
 
     return copy_fanout_dispatch(lead_order_id=lead_order_id)

@@ -55,12 +55,16 @@ def copy_fanout_dispatch(*, lead_order_id: int) -> int:
 
     Each task is a range of following ids (``copy_fanout_batch_run``). Batches
     lock disjoint followings and sub-accounts, and each is idempotent, so a
-    duplicated dispatch or a retried batch changes nothing.
+    duplicated dispatch or a retried batch changes nothing. A fill with a single
+    batch is copied here, without the round trip through the queue.
     """
     fill = _fill_of(lead_order_id)
     if fill is None:
         return 0
     batches = _batches(fill, settings.COPY_FANOUT_BATCH)
+    if len(batches) == 1:
+        fanout_batch(fill, batches[0])
+        return 1
     from copytrading.tasks import copy_fanout_batch_run
 
     for ids in batches:

@@ -36,11 +36,24 @@ def test_dispatch_queues_one_task_per_range_of_following_ids(btc, settings, djan
     with django_capture_on_commit_callbacks() as queued:
         assert copy_fanout_dispatch(lead_order_id=order.pk) == 3
 
-    assert len(queued) == 3  # published once the surrounding transaction, if any, commits
+    batch_tasks = [q for q in queued if q.__qualname__.startswith("copy_fanout_dispatch")]
+    assert len(batch_tasks) == 3  # published once the surrounding transaction, if any, commits
     assert not CopyDecision.objects.filter(lead_order=order).exists()  # the workers decide, not the dispatch
     for first, last in ((0, 1), (2, 3), (4, 4)):
         copy_fanout_range(lead_order_id=order.pk, first_id=followings[first].pk, last_id=followings[last].pk)
     assert CopyDecision.objects.filter(lead_order=order).count() == 5
+
+
+def test_dispatch_copies_a_single_batch_itself(btc, django_capture_on_commit_callbacks):
+    lead = make_lead()
+    followings = [follow(lead) for _ in range(2)]
+    order = lead_order(lead, btc, fanout=False)
+
+    with django_capture_on_commit_callbacks() as queued:
+        assert copy_fanout_dispatch(lead_order_id=order.pk) == 1
+
+    assert not [q for q in queued if q.__qualname__.startswith("copy_fanout_dispatch")]  # no batch task queued
+    assert CopyDecision.objects.filter(lead_order=order).count() == len(followings)
 
 
 def test_a_close_that_reaches_a_batch_before_the_open_copies_the_open_first(btc):

@@ -67,6 +67,13 @@ JOBS: tuple[Job, ...] = (
         description="Equity snapshots of the day that ended and the stored trader/follower statistics (R-CT-18).",
     ),
     Job(
+        name="copy-fanout-reconcile",
+        task="copytrading.tasks.copy_fanout_reconcile_run",
+        minute="*",
+        queue="copy",
+        description="Fan out again recent lead fills that some followers never got (a lost or failed copy task).",
+    ),
+    Job(
         name="outbox-deliver",
         task="copytrading.tasks.outbox_deliver",
         minute="*",

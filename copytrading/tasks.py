@@ -40,6 +40,14 @@ def copy_fanout_run(lead_order_id: int) -> int:
 
 
 @shared_task(queue="copy", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def copy_fanout_reconcile_run() -> int:
+    """Every minute: fan out again the recent lead fills some followers never got (a lost or failed task)."""
+    from copytrading.services.fanout import copy_fanout_reconcile
+
+    return copy_fanout_reconcile()
+
+
+@shared_task(queue="copy", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def copy_fanout_batch_run(lead_order_id: int, first_id: int, last_id: int) -> int:
     """Copy a lead's fill to its live followings with ids in [first_id, last_id] (one batch of a dispatch)."""
     from copytrading.services.fanout import copy_fanout_range

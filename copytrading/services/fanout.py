@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import gc
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef
+from django.utils import timezone
 
 from accounts.models import AccountKind, LedgerAccount
 from copytrading import margin as m
@@ -71,6 +73,52 @@ def copy_fanout_dispatch(*, lead_order_id: int) -> int:
         args = (lead_order_id, ids[0], ids[-1])
         transaction.on_commit(lambda args=args: copy_fanout_batch_run.delay(*args))
     return len(batches)
+
+
+# The reconciler looks at lead fills at least RECONCILE_GRACE old (a fan-out takes
+# seconds) and at most RECONCILE_WINDOW (older gaps are reached through the catch-up
+# of a later fill): one query per lead that traded in the window.
+RECONCILE_GRACE = timedelta(minutes=1)
+RECONCILE_WINDOW = timedelta(hours=1)
+
+
+def copy_fanout_reconcile(*, now: datetime | None = None) -> int:
+    """Fan out again each lead's latest recent fill that some of its followers never got; return how many.
+
+    The scheduled safety net for a fan-out task that was lost or gave up (a
+    worker killed past its retries, a broker outage): a fill is complete when
+    every following started before it and still live has its decision. Fanning
+    out again is harmless (decided followings are skipped), and a batch first
+    copies the earlier fills its followers lack, so the latest fill per lead
+    stands for the ones before it.
+    """
+    now = now or timezone.now()
+    leads = LeadTrader.objects.values("user_id")
+    latest = (
+        Order.objects.filter(
+            created_at__gte=now - RECONCILE_WINDOW,
+            created_at__lte=now - RECONCILE_GRACE,
+            account__kind=AccountKind.FUTURES,
+            account__owner_id__in=leads,
+        )
+        .values("account_id")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    redone = 0
+    for order_id, created_at, owner_id in Order.objects.filter(pk__in=list(latest)).values_list(
+        "pk", "created_at", "account__owner_id"
+    ):
+        undecided = (
+            Following.objects.filter(lead__user_id=owner_id, started_at__lt=created_at)
+            .exclude(status=FollowingStatus.STOPPED)
+            .exclude(Exists(CopyDecision.objects.filter(lead_order_id=order_id, following_id=OuterRef("pk"))))
+        )
+        if undecided.exists():
+            logger.warning("copy fan-out: lead order %s left followers undecided; fanning it out again", order_id)
+            copy_fanout_dispatch(lead_order_id=order_id)
+            redone += 1
+    return redone
 
 
 def copy_fanout_range(*, lead_order_id: int, first_id: int, last_id: int) -> int:

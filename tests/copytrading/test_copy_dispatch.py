@@ -284,3 +284,40 @@ def test_a_batch_issues_the_same_queries_whatever_its_size(btc):
             assert copy_fanout(lead_order_id=order.pk) == size
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_the_reconciler_fans_out_again_a_fill_whose_task_was_lost(btc):
+    """Given a lead fill whose fan-out task never ran, when the minute job looks at it after the grace,
+    then every follower gets its decision; a complete fill, or one still within the grace, is left alone."""
+    from datetime import timedelta
+
+    from copytrading.services.fanout import RECONCILE_GRACE, copy_fanout_reconcile
+
+    lead = make_lead()
+    followings = [follow(lead) for _ in range(2)]
+    lost = lead_order(lead, btc, fanout=False)
+    lost.refresh_from_db()
+
+    assert copy_fanout_reconcile(now=lost.created_at + RECONCILE_GRACE / 2) == 0  # still in its grace
+    assert not CopyDecision.objects.filter(lead_order=lost).exists()
+
+    later = lost.created_at + RECONCILE_GRACE + timedelta(seconds=1)
+    assert copy_fanout_reconcile(now=later) == 1
+    assert CopyDecision.objects.filter(lead_order=lost).count() == len(followings)
+    assert all(copy_of(f, btc) for f in followings)
+    assert copy_fanout_reconcile(now=later) == 0  # complete now
+    assert ledger_audit().ok
+
+
+def test_the_reconciler_leaves_out_followers_who_started_after_the_fill(btc):
+    from datetime import timedelta
+
+    from copytrading.services.fanout import RECONCILE_GRACE, copy_fanout_reconcile
+
+    lead = make_lead()
+    follow(lead)
+    order = lead_order(lead, btc)  # fanned out
+    follow(lead)  # started after the fill: it never gets it
+    order.refresh_from_db()
+
+    assert copy_fanout_reconcile(now=order.created_at + RECONCILE_GRACE + timedelta(seconds=1)) == 0

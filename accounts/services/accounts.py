@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import IntegrityError, transaction
 
 from accounts.models import PLATFORM_KINDS, AccountKind, LedgerAccount, User
@@ -48,6 +50,17 @@ def platform_account(*, kind: str, ref: str = "", currency: str = CURRENCY) -> L
     if kind not in PLATFORM_KINDS:
         raise ValueError(f"{kind} is not a platform account kind")
     return _get_or_create(owner=None, kind=kind, ref=ref, currency=currency)
+
+
+def platform_accounts(*, kinds: Sequence[str], currency: str = CURRENCY) -> dict[str, int]:
+    """``platform_account`` ids for several kinds in one query (kind → id), opening any missing one."""
+    ids = dict(
+        LedgerAccount.objects.filter(owner=None, kind__in=kinds, ref="", currency=currency).values_list("kind", "id")
+    )
+    for kind in kinds:
+        if kind not in ids:  # first use on this platform
+            ids[kind] = platform_account(kind=kind, currency=currency).pk
+    return ids
 
 
 def user_open_default_accounts(*, user: User) -> list[LedgerAccount]:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -112,6 +113,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # until it commits: 2,500 holds them about 0.3 s and takes ~60 MB above a worker's
 # baseline; a 10,000-follower fill is 4 tasks (bench/README.md compares sizes).
 COPY_FANOUT_BATCH = env.int("COPY_FANOUT_BATCH", default=2500)
+if COPY_FANOUT_BATCH < 1:
+    raise ImproperlyConfigured(f"COPY_FANOUT_BATCH must be a positive number of followings, not {COPY_FANOUT_BATCH}")
 
 # --- Redis, cache, Celery -------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")

@@ -109,12 +109,7 @@ def copy_fanout_reconcile(*, now: datetime | None = None) -> int:
     for order_id, created_at, owner_id in Order.objects.filter(pk__in=list(latest)).values_list(
         "pk", "created_at", "account__owner_id"
     ):
-        undecided = (
-            Following.objects.filter(lead__user_id=owner_id, started_at__lt=created_at)
-            .exclude(status=FollowingStatus.STOPPED)
-            .exclude(Exists(CopyDecision.objects.filter(lead_order_id=order_id, following_id=OuterRef("pk"))))
-        )
-        if undecided.exists():
+        if _undecided(Following.objects.filter(lead__user_id=owner_id), order_id, created_at).exists():
             logger.warning("copy fan-out: lead order %s left followers undecided; fanning it out again", order_id)
             copy_fanout_dispatch(lead_order_id=order_id)
             redone += 1
@@ -204,15 +199,22 @@ def _previous_fill_pending(fill: LeadFill, following_ids: list[int]) -> tuple[Le
     if previous is None:
         return None, []
     missing = list(
-        Following.objects.filter(pk__any=set(following_ids), started_at__lt=previous[1])
-        .exclude(status=FollowingStatus.STOPPED)
-        .exclude(Exists(CopyDecision.objects.filter(lead_order_id=previous[0], following_id=OuterRef("pk"))))
+        _undecided(Following.objects.filter(pk__any=set(following_ids)), *previous)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     if not missing:
         return None, []
     return lead_fill(Order.objects.select_related("market", "account").get(pk=previous[0])), missing
+
+
+def _undecided(followings, order_id: int, created_at: datetime):
+    """Those of ``followings`` that followed before the lead order, are still live and have no decision for it."""
+    return (
+        followings.filter(started_at__lt=created_at)
+        .exclude(status=FollowingStatus.STOPPED)
+        .exclude(Exists(CopyDecision.objects.filter(lead_order_id=order_id, following_id=OuterRef("pk"))))
+    )
 
 
 def copy_existing(*, following: Following) -> int:

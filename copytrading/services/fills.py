@@ -14,9 +14,9 @@ from decimal import ROUND_DOWN, Decimal
 from django.utils import timezone
 
 from accounts.errors import InsufficientFunds
-from accounts.models import AccountKind, JournalEntry, LedgerAccount
-from accounts.money import CURRENCY, ZERO, quantize
-from accounts.services.accounts import platform_account
+from accounts.models import AccountKind, JournalEntry
+from accounts.money import ZERO, quantize
+from accounts.services.accounts import platform_accounts
 from accounts.services.ledger import Leg, entry_post
 from config.db import instance_new
 from copytrading import margin as m
@@ -57,14 +57,7 @@ class Platform:
     KINDS = (AccountKind.HOUSE, AccountKind.FEE_REVENUE, AccountKind.INSURANCE_FUND)
 
     def __init__(self) -> None:
-        ids = dict(
-            LedgerAccount.objects.filter(owner=None, kind__in=self.KINDS, ref="", currency=CURRENCY).values_list(
-                "kind", "id"
-            )
-        )
-        for kind in self.KINDS:
-            if kind not in ids:  # first use on this platform
-                ids[kind] = platform_account(kind=kind).pk
+        ids = platform_accounts(kinds=self.KINDS)
         self.house = ids[AccountKind.HOUSE]
         self.fees = ids[AccountKind.FEE_REVENUE]
         self.insurance = ids[AccountKind.INSURANCE_FUND]

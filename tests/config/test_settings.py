@@ -48,3 +48,10 @@ def test_the_openapi_schema_validates_without_a_warning(tmp_path):
     for path in ["/api/v1/auth/register", "/api/v1/accounts", "/api/v1/transfers", "/api/v1/ops/deposits"]:
         assert path in text
     assert "Idempotency-Key" in text
+
+
+@pytest.mark.parametrize("batch", ["0", "-5"])
+def test_a_fanout_batch_below_one_follower_is_refused_at_startup(batch):
+    result = _manage("check", env={**PROD_ENV, "COPY_FANOUT_BATCH": batch})
+    assert result.returncode != 0
+    assert "COPY_FANOUT_BATCH must be a positive number of followings" in result.stderr

@@ -5,11 +5,11 @@ Used by ``bench/fanout.py``.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from decimal import Decimal
 
 from bench.fanout_build import OTHER_SYMBOL
+from bench.risk_sweep import copy_floor
 
 TARGET_OPEN_S, AIM_OPEN_S = 2.0, 1.0  # at 10,000 followers
 TARGET_RATIO, AIM_RATIO = 10.0, 5.0
@@ -19,36 +19,9 @@ TARGET_QUERIES_PER_FOLLOWER = 0.1
 # --- measuring -------------------------------------------------------------------------------
 
 
-def _floor_copy(selects: dict[str, str], *, indexed: bool = False) -> tuple[float, dict[str, int]]:
-    """COPY the rows a fan-out wrote into fresh tables like theirs, in one transaction: (ms, rows per table).
-
-    ``indexed``: the fresh tables also get the originals' indexes and checks (LIKE … INCLUDING ALL), a
-    second reference that pays the index maintenance the fan-out pays (not its foreign-key checks).
-    """
-    from django.db import connection, transaction
-
-    dumps: dict[str, bytes] = {}
-    like = " INCLUDING ALL" if indexed else ""
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        for table, where in selects.items():
-            with raw.copy(f"COPY (SELECT * FROM {table} WHERE {where}) TO STDOUT") as copy:
-                dumps[table] = b"".join(bytes(chunk) for chunk in copy)
-            cursor.execute(f"CREATE TABLE bench_floor_{table} (LIKE {table}{like})")
-        started = time.perf_counter()
-        with transaction.atomic():
-            for table, data in dumps.items():
-                with raw.copy(f"COPY bench_floor_{table} FROM STDIN") as copy:
-                    copy.write(data)
-        elapsed = (time.perf_counter() - started) * 1000
-        for table in dumps:
-            cursor.execute(f"DROP TABLE bench_floor_{table}")
-    return elapsed, {table: data.count(b"\n") for table, data in dumps.items()}
-
-
 def floors(selects: dict[str, str]) -> tuple[float, float, dict[str, int]]:
-    plain, rows = _floor_copy(selects)
-    indexed, _rows = _floor_copy(selects, indexed=True)
+    plain, rows = copy_floor(selects)
+    indexed, _rows = copy_floor(selects, indexed=True)
     return plain, indexed, rows
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 
 from django.db import connection, transaction
@@ -23,6 +24,9 @@ from config.api import error_response
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+# Printable ASCII only: a key is compared byte for byte and stored in a CharField,
+# so a control or non-ASCII character is a client bug, not a key.
+_KEY_PATTERN = re.compile(r"[\x20-\x7e]+")
 
 
 def _request_hash(request: Request) -> str:
@@ -42,13 +46,43 @@ def _claim(user_id: int, scope: str, key: str, request_hash: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def idempotent(request: Request, scope: str, execute: Callable[[], Response]) -> Response:
-    """Run ``execute`` at most once per (user, scope, Idempotency-Key)."""
+def idempotency_key_require(request: Request) -> str:
+    """The request's Idempotency-Key, or a 400 naming the header when it is missing or malformed."""
     key = request.headers.get(HEADER, "").strip()
     if not key:
-        raise InvalidInput(HEADER, "this request moves money and needs an Idempotency-Key header")
+        raise InvalidInput(
+            HEADER, "this request moves money and needs an Idempotency-Key header", code="idempotency_key_missing"
+        )
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(HEADER, f"must be at most {MAX_KEY_LENGTH} characters")
+        raise InvalidInput(HEADER, f"must be at most {MAX_KEY_LENGTH} characters", code="idempotency_key_invalid")
+    if not _KEY_PATTERN.fullmatch(key):
+        raise InvalidInput(
+            HEADER, "must be printable ASCII characters only (e.g. a UUID)", code="idempotency_key_invalid"
+        )
+    return key
+
+
+class MoneyMovingApi:
+    """Mixin for API views whose ``money_methods`` move money.
+
+    The Idempotency-Key header is checked right after authentication and
+    permissions, before the body or any object is read, so a request without
+    a usable key is always a 400 naming the header and changes nothing —
+    previews included. ``config.api_routes`` lists the same methods per route,
+    and a test holds the two in step.
+    """
+
+    money_methods: tuple[str, ...] = ("POST",)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method in self.money_methods:
+            idempotency_key_require(request)
+
+
+def idempotent(request: Request, scope: str, execute: Callable[[], Response]) -> Response:
+    """Run ``execute`` at most once per (user, scope, Idempotency-Key)."""
+    key = idempotency_key_require(request)
     request_hash = _request_hash(request)
     with transaction.atomic():
         if not _claim(request.user.pk, scope, key, request_hash):

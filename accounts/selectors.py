@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -18,6 +19,25 @@ AUDIT_SAMPLE = 20
 
 def account_list(*, user: User) -> QuerySet[LedgerAccount]:
     return LedgerAccount.objects.filter(owner=user).order_by("pk")
+
+
+def account_get(*, user: User, account_id: int) -> LedgerAccount | None:
+    """One of the user's own ledger accounts (spot, futures, sub-accounts …); None for anyone else's."""
+    return LedgerAccount.objects.filter(owner=user, pk=account_id).first()
+
+
+def account_records(
+    *, account: LedgerAccount, kind: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[Posting]:
+    """Every ledger movement of ``account``, with its entry; optionally one entry kind, in [since, until)."""
+    postings = Posting.objects.filter(account=account).select_related("entry")
+    if kind:
+        postings = postings.filter(entry__kind=kind)
+    if since is not None:
+        postings = postings.filter(entry__created_at__gte=since)
+    if until is not None:
+        postings = postings.filter(entry__created_at__lt=until)
+    return postings
 
 
 def withdrawal_list(*, user: User) -> QuerySet[Withdrawal]:

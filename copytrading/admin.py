@@ -26,8 +26,17 @@ from django.utils.html import format_html, format_html_join
 from accounts.admin import ReadOnlyAdmin
 from accounts.errors import ServiceError
 from accounts.money import parse_amount
-from copytrading.models import Market, MarkPrice, Order, Position, PositionClose, PriceSource
+from copytrading.models import Market, MarketChange, MarkPrice, Order, Position, PositionClose, PriceSource
 from copytrading.selectors import platform_balances
+from copytrading.services.markets import (
+    CREATE_FIELDS,
+    EDITABLE_FIELDS,
+    STRUCTURAL_FIELDS,
+    market_create,
+    market_has_open_positions,
+    market_params_validate,
+    market_update,
+)
 from copytrading.services.prices import mark_price_set
 
 SET_MARK_PRICE = "copytrading.set_mark_price"
@@ -74,9 +83,34 @@ _BALANCES_PAGE = engines["django"].from_string(
 )
 
 
-def _positive_limit(value) -> None:
-    if value is not None and value <= 0:
-        raise forms.ValidationError("must be above 0, or empty for no limit")
+class MarketListForm(forms.ModelForm):
+    """A market's parameters, checked by the same service as the ops API (the list's inline edits)."""
+
+    class Meta:
+        model = Market
+        fields = [*CREATE_FIELDS]
+
+    def clean(self):
+        cleaned = super().clean()
+        market = self.instance if self.instance.pk else None
+        names = EDITABLE_FIELDS if market else CREATE_FIELDS
+        params = {name: cleaned[name] for name in names if name in cleaned and name in self.changed_data}
+        if market is None:
+            params = {name: cleaned[name] for name in names if cleaned.get(name) is not None}
+        try:
+            market_params_validate(params=params, market=market)
+        except ServiceError as exc:
+            for field, errors in exc.fields.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return cleaned
+
+
+class MarketForm(MarketListForm):
+    """The change form adds why: every change is recorded with its reason."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Why: recorded with the change (R-OP-01)."
+    )
 
 
 class MarkPriceForm(forms.Form):
@@ -87,6 +121,20 @@ class MarkPriceForm(forms.Form):
             return parse_amount(self.cleaned_data["price"], field="price")
         except ServiceError as exc:
             raise forms.ValidationError(exc.fields["price"][0]) from None
+
+
+class MarketChangeInline(admin.TabularInline):
+    model = MarketChange
+    fields = ["at", "actor", "reason", "changes"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Market)
@@ -108,29 +156,35 @@ class MarketAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["symbol", "base_asset"]
     actions = ["set_mark_price"]
-    # Fixed once the market exists: open positions and their stored liquidation prices depend on them.
-    FIXED_FIELDS = [
-        "symbol",
-        "base_asset",
-        "price_tick",
-        "qty_step",
-        "min_qty",
-        "max_leverage",
-        "maintenance_margin_rate",
-    ]
+    form = MarketForm
+    inlines = [MarketChangeInline]
+    # Edits made in the list have no reason field; they are recorded as such.
+    LIST_EDIT_REASON = "edited in the market list"
 
     def get_readonly_fields(self, request, obj=None):
         always = ["mark_price", "mark_price_at"]
-        return [*self.FIXED_FIELDS, *always] if obj is not None else always
+        if obj is None:
+            return always
+        # Open positions and their stored liquidation prices depend on these while any is open.
+        structural = list(STRUCTURAL_FIELDS) if market_has_open_positions(market=obj) else []
+        return ["symbol", "base_asset", *structural, *always]
 
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name == "token_follow_limit" and field is not None:
-            field.validators.append(_positive_limit)  # R-CT-21: a limit, or none
-        return field
+    def get_changelist_form(self, request, **kwargs):
+        kwargs.setdefault("form", MarketListForm)  # the list edits rates only, without a reason field
+        return super().get_changelist_form(request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        reason = form.cleaned_data.get("reason") or self.LIST_EDIT_REASON
+        if not change:
+            values = form.cleaned_data
+            params = {name: values[name] for name in CREATE_FIELDS if values.get(name) is not None}
+            obj.pk = market_create(params=params, actor=request.user, reason=reason).pk
+            return
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
+        market_update(market=obj, changes=changes, actor=request.user, reason=reason)
 
     def has_set_mark_price_permission(self, request) -> bool:
         return request.user.has_perm(SET_MARK_PRICE)

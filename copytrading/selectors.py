@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from accounts.models import AccountKind, LedgerAccount, User
-from copytrading.models import Market, MarketSetting, MarkPrice, Order, Position, PositionStatus
+from copytrading.models import Market, MarketChange, MarketSetting, MarkPrice, Order, Position, PositionStatus
 from copytrading.services.market_settings import DEFAULT_LEVERAGE, market_setting_get
 from copytrading.services.risk import unrealised
 
@@ -48,8 +48,10 @@ def position_list(*, user: User, status: str = PositionStatus.OPEN) -> QuerySet[
     Copies sit in follow sub-accounts, where the follower may close them, set TP/SL and adjust margin;
     protected sub-accounts are not the follower's to touch (R-CP-04).
     """
-    return Position.objects.filter(account__owner=user, account__kind__in=HOLDER_KINDS, status=status).select_related(
-        "market"
+    return (
+        Position.objects.filter(account__owner=user, account__kind__in=HOLDER_KINDS, status=status)
+        .select_related("market")
+        .prefetch_related("closes")
     )
 
 
@@ -80,3 +82,13 @@ def market_setting_for(*, user: User, market: Market) -> MarketSetting:
 def platform_balances() -> QuerySet[LedgerAccount]:
     """The platform's house, insurance fund and fee revenue accounts."""
     return LedgerAccount.objects.filter(owner__isnull=True, kind__in=PLATFORM_BALANCE_KINDS).order_by("kind", "ref")
+
+
+def market_list_all() -> QuerySet[Market]:
+    """Every market, trading or stopped, by symbol (operators)."""
+    return Market.objects.order_by("symbol")
+
+
+def market_changes(*, market: Market) -> QuerySet[MarketChange]:
+    """The recorded changes of a market's parameters, newest first."""
+    return MarketChange.objects.filter(market=market).select_related("actor")

@@ -7,6 +7,7 @@ None for anyone else's following, so the API answers 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, F, Q, QuerySet
@@ -14,6 +15,7 @@ from django.db.models import Count, F, Q, QuerySet
 from accounts import hooks
 from accounts.models import AccountKind, LedgerAccount, Posting, User
 from accounts.money import ZERO
+from accounts.selectors import account_records
 from copytrading.models import (
     CopyDecision,
     Following,
@@ -108,7 +110,7 @@ def following_positions(*, following: Following) -> QuerySet[Position]:
     """The open copy positions of one following (its slot in the sub-account)."""
     return Position.objects.filter(
         account_id=following.sub_account_id, slot=following.pk, status=PositionStatus.OPEN
-    ).select_related("market")
+    ).select_related("market").prefetch_related("closes")
 
 
 @dataclass
@@ -145,9 +147,11 @@ def following_decisions(
     return decisions
 
 
-def following_records(*, following: Following) -> QuerySet[Posting]:
+def following_records(
+    *, following: Following, kind: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[Posting]:
     """Every ledger movement of the following's sub-account (for Diverse: of the shared pool)."""
-    return Posting.objects.filter(account_id=following.sub_account_id).select_related("entry")
+    return account_records(account=following.sub_account, kind=kind, since=since, until=until)
 
 
 def following_share(*, following: Following) -> dict:

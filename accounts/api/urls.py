@@ -1,12 +1,13 @@
 from django.urls import path
 
-from accounts.api import auth, views
+from accounts.api import auth, records, views
 
 urlpatterns = [
     path("auth/register", auth.RegisterApi.as_view(), name="api-register"),
     path("auth/token", auth.TokenApi.as_view(), name="api-token"),
     path("me", auth.MeApi.as_view(), name="api-me"),
     path("accounts", views.AccountListApi.as_view(), name="api-accounts"),
+    path("accounts/<int:account_id>/records", records.AccountRecordListApi.as_view(), name="api-account-records"),
     path("transfers", views.TransferCreateApi.as_view(), name="api-transfers"),
     path("withdrawals", views.WithdrawalListCreateApi.as_view(), name="api-withdrawals"),
     path("ops/deposits", views.OpsDepositCreateApi.as_view(), name="api-ops-deposits"),

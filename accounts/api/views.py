@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.api.fields import AmountField, MoneyOutField
 from accounts.api.permissions import operator_with
-from accounts.idempotency import idempotent
+from accounts.idempotency import MoneyMovingApi, idempotency_key_require, idempotent
 from accounts.models import JournalEntry, User, Withdrawal
 from accounts.selectors import account_list, withdrawal_list
 from accounts.services.flows import (
@@ -68,7 +68,7 @@ class AccountListApi(APIView):
         return Response(AccountOutputSerializer(account_list(user=request.user), many=True).data)
 
 
-class TransferCreateApi(APIView):
+class TransferCreateApi(MoneyMovingApi, APIView):
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "TransferCreateInput"
@@ -93,14 +93,14 @@ class TransferCreateApi(APIView):
                 source_kind=data.validated_data["source"],
                 destination_kind=data.validated_data["destination"],
                 amount=data.validated_data["amount"],
-                idempotency_key=request.headers["Idempotency-Key"],
+                idempotency_key=idempotency_key_require(request),
             )
             return Response(EntryOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, "transfers", execute)
 
 
-class WithdrawalListCreateApi(GenericAPIView):
+class WithdrawalListCreateApi(MoneyMovingApi, GenericAPIView):
     serializer_class = WithdrawalOutputSerializer
 
     class InputSerializer(serializers.Serializer):
@@ -130,14 +130,14 @@ class WithdrawalListCreateApi(GenericAPIView):
 
         def execute():
             withdrawal = withdrawal_request(
-                user=request.user, idempotency_key=request.headers["Idempotency-Key"], **data.validated_data
+                user=request.user, idempotency_key=idempotency_key_require(request), **data.validated_data
             )
             return Response(WithdrawalOutputSerializer(withdrawal).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, "withdrawals", execute)
 
 
-class OpsDepositCreateApi(APIView):
+class OpsDepositCreateApi(MoneyMovingApi, APIView):
     permission_classes = [operator_with("accounts.credit_deposit")]
 
     class InputSerializer(serializers.Serializer):
@@ -165,14 +165,14 @@ class OpsDepositCreateApi(APIView):
                 amount=data.validated_data["amount"],
                 operator=request.user,
                 reason=data.validated_data["reason"],
-                idempotency_key=f"api:{request.user.pk}:{request.headers['Idempotency-Key']}",
+                idempotency_key=f"api:{request.user.pk}:{idempotency_key_require(request)}",
             )
             return Response(EntryOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, "ops-deposits", execute)
 
 
-class _WithdrawalDecisionApi(APIView):
+class _WithdrawalDecisionApi(MoneyMovingApi, APIView):
     permission_classes = [operator_with("accounts.review_withdrawal")]
     decide = None
 

@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
+from accounts.idempotency import idempotency_key_require
 from accounts.models import AccountKind
 from accounts.services.accounts import account_open
 from config.api import ErrorSerializer
@@ -38,7 +39,7 @@ def position_or_404(request, position_id: int) -> Position:
 
 
 def idempotency_key_of(request) -> str:
-    return request.headers["Idempotency-Key"].strip()
+    return idempotency_key_require(request)
 
 
 def futures_account_of(user):

@@ -262,22 +262,6 @@ class DecisionOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class RecordOutputSerializer(serializers.Serializer):
-    """One posting on the sub-account: a credit (positive) or a debit (negative)."""
-
-    class Meta:
-        ref_name = "FollowingRecordOutput"
-
-    id = serializers.IntegerField()
-    entry_id = serializers.IntegerField()
-    kind = serializers.CharField(source="entry.kind")
-    amount = MoneyOutField()
-    currency = serializers.CharField()
-    reference = serializers.CharField(source="entry.reference")
-    reason = serializers.CharField(source="entry.reason")
-    created_at = serializers.DateTimeField(source="entry.created_at")
-
-
 class FollowingWithdrawalOutputSerializer(serializers.Serializer):
     class Meta:
         ref_name = "FollowingWithdrawalOutput"

@@ -15,9 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.fields import AmountField
+from accounts.api.records import RecordFilterSerializer, RecordOutputSerializer
 from accounts.api.views import IDEMPOTENCY_HEADER, MONEY_ERRORS
 from accounts.errors import InvalidInput
-from accounts.idempotency import idempotent
+from accounts.idempotency import MoneyMovingApi, idempotent
 from accounts.models import AccountKind
 from config.api import ErrorSerializer
 from copytrading.api.common import NOT_FOUND, idempotency_key_of
@@ -27,7 +28,6 @@ from copytrading.api.copy_serializers import (
     FollowingOutputSerializer,
     FollowingWithdrawalOutputSerializer,
     FollowSettingsInputSerializer,
-    RecordOutputSerializer,
     settings_errors,
 )
 from copytrading.models import Following, FollowMode, NotFollowedReason, StopMethod
@@ -76,7 +76,7 @@ def following_detail(request, following_id: int) -> dict:
     return FollowingDetailOutputSerializer(following_loaded(request, following_id)).data
 
 
-class FollowingListCreateApi(GenericAPIView):
+class FollowingListCreateApi(MoneyMovingApi, GenericAPIView):
     """Your followings, newest first; or start following a lead trader. (R-CT-02, R-CT-03, R-CT-23)
 
     Smart Ratio opens a sub-account for this lead; Diverse Exploration uses your
@@ -190,7 +190,7 @@ class FollowingDetailApi(APIView):
         return Response(following_detail(request, following_id))
 
 
-class FollowingFundsApi(APIView):
+class FollowingFundsApi(MoneyMovingApi, APIView):
     """Add funds to the following's sub-account; a following interrupted below its minimum resumes.
 
     (R-CT-03, R-CT-04)
@@ -226,7 +226,7 @@ class FollowingFundsApi(APIView):
         return idempotent(request, "followings-funds", execute)
 
 
-class FollowingWithdrawalApi(APIView):
+class FollowingWithdrawalApi(MoneyMovingApi, APIView):
     """Withdraw from the following's sub-account to your spot account; the margin of open copies stays. (R-CT-03)"""
 
     class InputSerializer(serializers.Serializer):
@@ -287,7 +287,7 @@ class FollowingWithdrawalApi(APIView):
         return idempotent(request, "followings-withdrawals", execute)
 
 
-class FollowingStopApi(APIView):
+class FollowingStopApi(MoneyMovingApi, APIView):
     """Stop following: ``market`` closes every copy now; ``follow_close`` lets the lead's closes finish it.
 
     Either way, once no copy is left the rest returns to your spot account, once. (R-CT-16, R-CT-17)
@@ -356,10 +356,12 @@ class FollowingRecordListApi(GenericAPIView):
 
     @extend_schema(
         operation_id="followings_records_list",
-        parameters=[FOLLOWING_PATH],
-        responses={200: RecordOutputSerializer(many=True), 401: ErrorSerializer, **NOT_FOUND},
+        parameters=[FOLLOWING_PATH, RecordFilterSerializer],
+        responses={200: RecordOutputSerializer(many=True), 400: ErrorSerializer, 401: ErrorSerializer, **NOT_FOUND},
     )
     def get(self, request, following_id: int):
         following = following_or_404(request, following_id)
-        page = self.paginate_queryset(following_records(following=following))
+        query = RecordFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = self.paginate_queryset(following_records(following=following, **query.validated_data))
         return self.get_paginated_response(RecordOutputSerializer(page, many=True).data)

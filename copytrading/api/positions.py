@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.api.fields import AmountField
 from accounts.api.views import IDEMPOTENCY_HEADER, MONEY_ERRORS
-from accounts.idempotency import idempotent
+from accounts.idempotency import MoneyMovingApi, idempotent
 from config.api import ErrorSerializer
 from copytrading.api.common import (
     NOT_FOUND,
@@ -65,7 +65,7 @@ class PositionListApi(GenericAPIView):
         return self.get_paginated_response(PositionOutputSerializer(page, many=True).data)
 
 
-class PositionCloseApi(APIView):
+class PositionCloseApi(MoneyMovingApi, APIView):
     """Close all of a position (empty body), a quantity, or a fraction of it, at the mark."""
 
     class InputSerializer(serializers.Serializer):
@@ -112,7 +112,7 @@ class PositionCloseApi(APIView):
         return idempotent(request, "positions-close", execute)
 
 
-class PositionMarginApi(APIView):
+class PositionMarginApi(MoneyMovingApi, APIView):
     """Add margin to an isolated position (positive amount) or remove some (negative). (R-MG-05)"""
 
     class InputSerializer(serializers.Serializer):
@@ -144,7 +144,7 @@ class PositionMarginApi(APIView):
         return idempotent(request, "positions-margin", execute)
 
 
-class PositionTpslApi(APIView):
+class PositionTpslApi(MoneyMovingApi, APIView):
     """Set or clear (null) the take-profit and stop-loss prices, and switch auto-add margin. (R-MG-05)
 
     A price left out of the body keeps its current value.

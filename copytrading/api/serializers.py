@@ -4,7 +4,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import MoneyOutField
-from copytrading.models import MarginMode, OrderStatus, PositionSide, PositionStatus, PriceSource, Side
+from accounts.money import ZERO
+from copytrading.models import CloseReason, MarginMode, OrderStatus, PositionSide, PositionStatus, PriceSource, Side
 from copytrading.selectors import position_unrealised_pnl
 
 _NULLABLE_DECIMAL = {"type": "string", "format": "decimal", "nullable": True}
@@ -69,6 +70,29 @@ class OrderOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class PositionCloseOutputSerializer(serializers.Serializer):
+    """One close of a position, full or partial, and what it realised."""
+
+    class Meta:
+        ref_name = "PositionCloseOutput"
+
+    id = serializers.IntegerField()
+    reason = serializers.ChoiceField(
+        choices=CloseReason.choices,
+        help_text="manual, reduce_only, take_profit, stop_loss, liquidation, copy (the lead closed), guardian "
+        "(Net Value Guardian), stop_following.",
+    )
+    qty = MoneyOutField()
+    price = MoneyOutField(help_text="The mark price the close filled at.")
+    realised_pnl = MoneyOutField(help_text="Trading result of the closed quantity, fees excluded.")
+    fee = MoneyOutField(help_text="Taker fee of the close.")
+    funding = MoneyOutField(help_text="Net funding paid over the closed quantity's life (negative: received).")
+    liquidation_fee = MoneyOutField(help_text="Liquidations: the fee paid to the insurance fund; 0 otherwise.")
+    margin_lost = MoneyOutField(help_text="Liquidations: the margin lost, liquidation fee included; 0 otherwise.")
+    order_id = serializers.IntegerField(allow_null=True)
+    closed_at = serializers.DateTimeField(source="created_at")
+
+
 class PositionOutputSerializer(serializers.Serializer):
     class Meta:
         ref_name = "PositionOutput"
@@ -91,8 +115,37 @@ class PositionOutputSerializer(serializers.Serializer):
     realised_pnl = MoneyOutField()
     fees_paid = MoneyOutField()
     funding_paid = MoneyOutField(help_text="Net funding paid (negative: received).")
+    liquidation_fee = serializers.SerializerMethodField(help_text="Liquidation fees paid over its closes.")
+    close_reason = serializers.SerializerMethodField(
+        help_text="Why the position ended (see closes[].reason); null while it is open."
+    )
+    close_price = serializers.SerializerMethodField(help_text="The price of the close that ended it; null while open.")
+    closes = PositionCloseOutputSerializer(
+        many=True, source="closes.all", help_text="Every close, full or partial, newest first."
+    )
     opened_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
+
+    @staticmethod
+    def _final_close(position):
+        if position.status != PositionStatus.CLOSED:
+            return None
+        closes = position.closes.all()  # newest first; one query, or none when prefetched
+        return closes[0] if closes else None
+
+    @extend_schema_field({"type": "string", "format": "decimal"})
+    def get_liquidation_fee(self, position) -> str:
+        return MoneyOutField().to_representation(sum((c.liquidation_fee for c in position.closes.all()), ZERO))
+
+    @extend_schema_field({"type": "string", "enum": CloseReason.values, "nullable": True})
+    def get_close_reason(self, position) -> str | None:
+        close = self._final_close(position)
+        return close.reason if close else None
+
+    @extend_schema_field(_NULLABLE_DECIMAL)
+    def get_close_price(self, position) -> str | None:
+        close = self._final_close(position)
+        return MoneyOutField().to_representation(close.price) if close else None
 
     @extend_schema_field(_NULLABLE_DECIMAL)
     def get_unrealised_pnl(self, position) -> str | None:

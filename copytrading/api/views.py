@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from accounts.api.fields import AmountField
 from accounts.api.permissions import operator_with
 from accounts.api.views import IDEMPOTENCY_HEADER, MONEY_ERRORS
-from accounts.idempotency import idempotent
+from accounts.idempotency import MoneyMovingApi, idempotent
 from config.api import CursorPagination, ErrorSerializer
 from copytrading.api.common import (
     NOT_FOUND,
@@ -79,7 +79,7 @@ class MarketPriceListApi(GenericAPIView):
         return self.get_paginated_response(MarkPriceOutputSerializer(page, many=True).data)
 
 
-class OpsMarkPriceCreateApi(APIView):
+class OpsMarkPriceCreateApi(MoneyMovingApi, APIView):
     """Risk operators set a market's mark price; the risk sweep for that market follows. (R-MG-08)"""
 
     permission_classes = [operator_with("copytrading.set_mark_price")]
@@ -124,7 +124,7 @@ class OpsMarkPriceCreateApi(APIView):
 # --- orders -------------------------------------------------------------------
 
 
-class OrderListCreateApi(GenericAPIView):
+class OrderListCreateApi(MoneyMovingApi, GenericAPIView):
     """Market orders of your futures account: filled at once at the mark price. (R-MG-02)"""
 
     serializer_class = OrderOutputSerializer

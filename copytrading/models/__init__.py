@@ -15,7 +15,7 @@ from copytrading.models.copy import (
     StopMethod,
 )
 from copytrading.models.events import OutboxDelivery, OutboxEvent
-from copytrading.models.markets import MarginMode, Market, MarketSetting, MarkPrice, PriceSource
+from copytrading.models.markets import MarginMode, Market, MarketChange, MarketSetting, MarkPrice, PriceSource
 from copytrading.models.stats import EquitySnapshot, FollowingStats, SnapshotKind, TraderStats
 from copytrading.models.trading import (
     CloseReason,
@@ -46,6 +46,7 @@ __all__ = [
     "MarginMode",
     "MarkPrice",
     "Market",
+    "MarketChange",
     "MarketSetting",
     "ModeChoice",
     "NotFollowedReason",

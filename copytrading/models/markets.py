@@ -55,6 +55,24 @@ class Market(models.Model):
         return self.symbol
 
 
+class MarketChange(models.Model):
+    """One operator change to a market's parameters (or its creation), with who and why. (R-OP-01)"""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="changes")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    # {field: [old, new]} as decimal strings; old is null on creation.
+    changes = models.JSONField()
+    created = models.BooleanField(default=False)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.market_id} {'created' if self.created else 'changed'} by {self.actor_id}"
+
+
 class PriceSource(models.TextChoices):
     OPERATOR = "operator", "Operator"
     REPLAY = "replay", "Replayed file"

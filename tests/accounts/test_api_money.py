@@ -397,7 +397,7 @@ def test_staff_without_the_finance_permissions_cannot_use_the_operator_endpoints
 
 @pytest.mark.parametrize("url", [approve_url, reject_url])
 def test_deciding_a_withdrawal_that_does_not_exist_is_404(finance_client, url):
-    response = post(finance_client, url(999_999), {"reason": "r"})
+    response = post(finance_client, url(999_999), {"reason": "r"}, key())
     assert response.status_code == 404
     assert set(response.data) == ERROR_KEYS
     assert response.data["code"] == "not_found"
@@ -568,7 +568,7 @@ def test_rejecting_an_approved_withdrawal_is_409(user, requested_withdrawal, fin
 @pytest.mark.parametrize("reason", [None, "", "   "], ids=["missing", "empty", "blank"])
 def test_a_decision_without_a_reason_is_refused(user, requested_withdrawal, finance_client, url, reason):
     body = {} if reason is None else {"reason": reason}
-    response = post(finance_client, url(requested_withdrawal.pk), body)
+    response = post(finance_client, url(requested_withdrawal.pk), body, key())
     assert response.status_code == 400
     assert "reason" in response.data["fields"]
     requested_withdrawal.refresh_from_db()

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import JournalEntry
 from accounts.selectors import ledger_audit
-from copytrading.models import MarkPrice, Order, Position, PositionClose, PriceSource
+from copytrading.models import MarketChange, MarkPrice, Order, Position, PositionClose, PriceSource
 from copytrading.services.market_settings import market_setting_set
 from copytrading.services.orders import order_place
 from copytrading.services.positions import position_close
@@ -137,34 +137,76 @@ def test_the_price_feed_is_offered_only_to_those_who_may_use_it(risk, btc):
     assert admin_client(superuser).get(mark_price_page(btc)).status_code == 200
 
 
+# The market change form carries the read-only inline of its recorded changes.
+EMPTY_CHANGES_INLINE = {
+    "changes-TOTAL_FORMS": "0",
+    "changes-INITIAL_FORMS": "0",
+    "changes-MIN_NUM_FORMS": "0",
+    "changes-MAX_NUM_FORMS": "0",
+}
+
+
 def risk_operator_permissions(*codenames):
     from django.contrib.auth.models import Permission
 
     return Permission.objects.filter(content_type__app_label="copytrading", codename__in=codenames)
 
 
-def test_a_risk_operator_edits_rates_but_not_what_open_positions_depend_on(risk, btc):
+def test_a_risk_operator_edits_rates_but_not_what_open_positions_depend_on(risk, risk_operator, btc, traded):
     page = risk.get(f"/admin/copytrading/market/{btc.pk}/change/").content.decode()
-    assert 'name="funding_rate"' in page
-    for fixed in ["maintenance_margin_rate", "price_tick", "qty_step", "max_leverage", "mark_price"]:
+    assert 'name="funding_rate"' in page and 'name="max_leverage"' in page
+    for fixed in ["maintenance_margin_rate", "price_tick", "qty_step", "min_qty", "mark_price", "symbol"]:
         assert f'name="{fixed}"' not in page, fixed
     response = risk.post(
         f"/admin/copytrading/market/{btc.pk}/change/",
         {
             "max_order_qty": "50",
+            "max_leverage": "125",
             "taker_fee_rate": "0.0005",
             "funding_rate": "0.0002",
             "funding_interval_hours": "8",
             "token_follow_limit": "",
             "is_active": "on",
-            "maintenance_margin_rate": "0.9",  # ignored: read-only
+            "maintenance_margin_rate": "0.9",  # ignored: read-only while a position is open
             "mark_price": "1",  # ignored: read-only
+            "reason": "cheaper fees",
+            **EMPTY_CHANGES_INLINE,
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     btc.refresh_from_db()
     assert (btc.taker_fee_rate, btc.funding_rate, btc.max_order_qty) == (D("0.0005"), D("0.0002"), D("50"))
     assert (btc.maintenance_margin_rate, btc.mark_price) == (D("0.005"), D("60000"))
+    change = MarketChange.objects.get(market=btc)  # R-OP-01: who and why
+    assert (change.actor, change.reason) == (risk_operator, "cheaper fees")
+    assert set(change.changes) == {"taker_fee_rate", "funding_rate", "max_order_qty"}
+
+
+def test_with_no_open_position_the_admin_changes_the_maintenance_rate_too_and_needs_a_reason(risk, btc):
+    form = {
+        "max_order_qty": "100",
+        "max_leverage": "125",
+        "price_tick": "0.01",
+        "qty_step": "0.001",
+        "min_qty": "0.001",
+        "maintenance_margin_rate": "0.006",
+        "taker_fee_rate": "0.0006",
+        "funding_rate": "0.0001",
+        "funding_interval_hours": "8",
+        "is_active": "on",
+        **EMPTY_CHANGES_INLINE,
+    }
+    url = f"/admin/copytrading/market/{btc.pk}/change/"
+    refused = risk.post(url, form)
+    assert refused.status_code == 200 and "This field is required" in refused.content.decode()
+    too_high = risk.post(url, {**form, "maintenance_margin_rate": "0.5", "reason": "r"})
+    assert too_high.status_code == 200 and "must be below 1 / max_leverage" in too_high.content.decode()
+    btc.refresh_from_db()
+    assert btc.maintenance_margin_rate == D("0.005") and not MarketChange.objects.exists()
+    assert risk.post(url, {**form, "reason": "riskier market"}).status_code == 302
+    btc.refresh_from_db()
+    assert btc.maintenance_margin_rate == D("0.006")
+    assert MarketChange.objects.get().changes == {"maintenance_margin_rate": ["0.00500000", "0.00600000"]}
 
 
 def test_a_risk_operator_stops_a_market_from_the_list_and_it_stops_trading(risk, btc, user):
@@ -242,6 +284,6 @@ def test_the_risk_group_holds_the_price_feed_permission(risk_operator):
         "copytrading.view_markprice",
     ]:
         assert risk_operator.has_perm(perm), perm
-    assert not risk_operator.has_perm("copytrading.add_market")
+    assert risk_operator.has_perm("copytrading.add_market")  # markets are created by risk operators (ops API)
     assert not risk_operator.has_perm("copytrading.change_position")
     assert not OperatorFactory(groups=["Finance"]).has_perm("copytrading.set_mark_price")

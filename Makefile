@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: run test lint schema run-check setup demo clean
+.PHONY: run test test-fast lint schema run-check setup demo clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/test.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: setup
 ## make test: the whole suite on PostgreSQL and Redis (127.0.0.1 unless DATABASE_URL / REDIS_URL say otherwise)
 test: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## make test-fast: the edit-test loop, everything but the long property runs (make test stays the whole suite)
+test-fast: $(STAMP)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest -m "not long" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

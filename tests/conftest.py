@@ -27,6 +27,20 @@ def _reachable(url: str, default_port: int) -> tuple[str, int, bool]:
         return host, port, False
 
 
+def pytest_configure(config):
+    from tests import progress
+
+    progress.config = config
+
+
+def pytest_runtest_setup(item):
+    # The long property runs take minutes: say which one is running (`make test-fast` leaves them out).
+    if item.get_closest_marker("long"):
+        from tests import progress
+
+        progress.write(f"\n  long test running: {item.nodeid}")
+
+
 def pytest_sessionstart(session):
     from django.conf import settings
 

@@ -60,6 +60,7 @@ from accounts.services.flows import (
 )
 from accounts.services.ledger import hold_capture, hold_place, hold_release, transfer_post
 from tests.factories import OperatorFactory, UserFactory
+from tests.progress import Progress, counted
 
 N_USERS = 3
 ZERO = Decimal("0")
@@ -453,10 +454,12 @@ class LedgerMachine(RuleBasedStateMachine):
         assert withdrawals == {pk: w.status for pk, w in self.model.withdrawals.items()}
 
 
+@pytest.mark.long
 @pytest.mark.django_db
 def test_random_money_operations_keep_the_ledger_exact():
     # R-OP-02
-    run_state_machine_as_test(LedgerMachine, settings=STATEFUL_SETTINGS)
+    progress = Progress("ledger state machine", STATEFUL_SETTINGS.max_examples)
+    run_state_machine_as_test(counted(LedgerMachine, progress), settings=STATEFUL_SETTINGS)
 
 
 @pytest.mark.django_db

@@ -36,6 +36,7 @@ from copytrading.services.orders import order_place
 from copytrading.services.positions import position_close, position_margin_adjust, position_tpsl_set
 from copytrading.services.prices import mark_price_set
 from tests.factories import MarketFactory, UserFactory, fund_futures, futures
+from tests.progress import Progress, counted
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_FUTURES_EXAMPLES", "40"))
 
@@ -165,10 +166,11 @@ class Venue(RuleBasedStateMachine):
             assert close.margin_lost <= close.margin_released
 
 
+@pytest.mark.long
 @pytest.mark.django_db
 def test_random_orders_and_price_paths_keep_the_venue_exact():
     run_state_machine_as_test(
-        Venue,
+        counted(Venue, Progress("futures venue state machine", EXAMPLES)),
         settings=settings(
             max_examples=EXAMPLES,
             stateful_step_count=20,

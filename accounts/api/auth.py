@@ -36,6 +36,12 @@ class RegisterApi(APIView):
 
     @extend_schema(
         operation_id="auth_register",
+        summary="Register a new user",
+        description=(
+            "Creates a user with an empty spot account and an empty futures account and returns it. "
+            "Anyone may call it, without credentials; the password must pass the platform's password "
+            "rules and an email already in use is refused. Throttled per client."
+        ),
         request=InputSerializer,
         responses={201: UserOutputSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
     )
@@ -75,6 +81,13 @@ class TokenApi(APIView):
 
     @extend_schema(
         operation_id="auth_token_create",
+        summary="Log in for an API token",
+        description=(
+            "Exchanges an email and password for the user's API token, to send as `Authorization: Token "
+            "<key>` on every other call; the same token comes back until it is revoked. Anyone may call "
+            "it: only the body is read, so a stale token never blocks a login. Wrong credentials or an "
+            "inactive user are refused with `invalid_credentials`. Throttled per client."
+        ),
         request=InputSerializer,
         responses={200: OutputSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
     )
@@ -89,13 +102,29 @@ class TokenApi(APIView):
         token, _ = Token.objects.get_or_create(user=user)
         return Response(self.OutputSerializer({"token": token.key}).data)
 
-    @extend_schema(operation_id="auth_token_revoke", request=None, responses={204: None, 401: ErrorSerializer})
+    @extend_schema(
+        operation_id="auth_token_revoke",
+        summary="Log out and revoke your API token",
+        description=(
+            "Deletes the caller's API token, so every client using it must log in again. Any signed-in "
+            "user; nothing else changes."
+        ),
+        request=None,
+        responses={204: None, 401: ErrorSerializer},
+    )
     def delete(self, request):
         Token.objects.filter(user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeApi(APIView):
-    @extend_schema(operation_id="me", responses={200: UserOutputSerializer, 401: ErrorSerializer})
+    @extend_schema(
+        operation_id="me",
+        summary="Show the signed-in user",
+        description=(
+            "Your user: id, email, whether you are an operator, and when you joined. Any signed-in user; read-only."
+        ),
+        responses={200: UserOutputSerializer, 401: ErrorSerializer},
+    )
     def get(self, request):
         return Response(UserOutputSerializer(request.user).data)

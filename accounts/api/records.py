@@ -59,6 +59,13 @@ class AccountRecordListApi(GenericAPIView):
 
     @extend_schema(
         operation_id="accounts_records_list",
+        summary="List the movements of one of your accounts",
+        description=(
+            "Every ledger movement of one of your accounts (spot, futures or a sub-account), newest first "
+            "and cursor-paginated, each a credit or a debit with the entry behind it; filter by entry "
+            "kind and by time. Any signed-in user, on their own accounts: anyone else's account answers "
+            "404. Read-only."
+        ),
         parameters=[ACCOUNT_PATH, RecordFilterSerializer],
         responses={
             200: RecordOutputSerializer(many=True),

@@ -62,7 +62,14 @@ class WithdrawalOutputSerializer(serializers.Serializer):
 
 class AccountListApi(APIView):
     @extend_schema(
-        operation_id="accounts_list", responses={200: AccountOutputSerializer(many=True), 401: ErrorSerializer}
+        operation_id="accounts_list",
+        summary="List your accounts",
+        description=(
+            "Every ledger account you own (spot, futures, your followings' sub-accounts and the like), "
+            "each with its balance, the amount held and the amount available. Any signed-in user sees "
+            "only their own; read-only."
+        ),
+        responses={200: AccountOutputSerializer(many=True), 401: ErrorSerializer},
     )
     def get(self, request):
         return Response(AccountOutputSerializer(account_list(user=request.user), many=True).data)
@@ -79,6 +86,13 @@ class TransferCreateApi(MoneyMovingApi, APIView):
 
     @extend_schema(
         operation_id="transfers_create",
+        summary="Transfer between your spot and futures accounts",
+        description=(
+            "Moves money between your own spot and futures accounts in one ledger entry; an amount above "
+            "what the source has available is refused and nothing moves. Any signed-in user, on their own "
+            "accounts. Needs an `Idempotency-Key` header: a replay with the same body returns the first "
+            "response."
+        ),
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={201: EntryOutputSerializer, **MONEY_ERRORS},
@@ -113,13 +127,29 @@ class WithdrawalListCreateApi(MoneyMovingApi, GenericAPIView):
     def get_queryset(self):
         return withdrawal_list(user=self.request.user)
 
-    @extend_schema(operation_id="withdrawals_list", responses={200: WithdrawalOutputSerializer(many=True)})
+    @extend_schema(
+        operation_id="withdrawals_list",
+        summary="List your withdrawal requests",
+        description=(
+            "Your requests to withdraw to an external address, newest first and cursor-paginated, each "
+            "with its status (pending, approved, rejected) and the reason of the decision. Any signed-in "
+            "user; read-only."
+        ),
+        responses={200: WithdrawalOutputSerializer(many=True)},
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(WithdrawalOutputSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="withdrawals_create",
+        summary="Request a withdrawal to an external address",
+        description=(
+            "Holds the amount on your spot account and records a request for Finance to review: the money "
+            "leaves only when an operator approves it, and a rejection releases the hold. Any signed-in "
+            "user, from their own spot account. Needs an `Idempotency-Key` header: a replay with the same "
+            "body returns the first response."
+        ),
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={201: WithdrawalOutputSerializer, **MONEY_ERRORS},
@@ -150,6 +180,13 @@ class OpsDepositCreateApi(MoneyMovingApi, APIView):
 
     @extend_schema(
         operation_id="ops_deposits_create",
+        summary="Credit a deposit to a user's spot account",
+        description=(
+            "Records a deposit received in the platform's external custody by crediting the user's spot "
+            "account; the operator and the reason are recorded with the entry. Operators holding "
+            "`accounts.credit_deposit` only. Needs an `Idempotency-Key` header (scoped to the operator), "
+            "so a retried request credits once."
+        ),
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={201: EntryOutputSerializer, 403: ErrorSerializer, 404: ErrorSerializer, **MONEY_ERRORS},
@@ -204,7 +241,17 @@ _DECISION_SCHEMA = {
 class OpsWithdrawalApproveApi(_WithdrawalDecisionApi):
     decide = staticmethod(withdrawal_approve)
 
-    @extend_schema(operation_id="ops_withdrawals_approve", **_DECISION_SCHEMA)
+    @extend_schema(
+        operation_id="ops_withdrawals_approve",
+        summary="Approve a withdrawal request",
+        description=(
+            "Finance approves a pending withdrawal: the held amount leaves the user's spot account for "
+            "external custody. A reason is required and recorded with the operator; approving twice "
+            "changes nothing. Operators holding `accounts.review_withdrawal` only. Needs an "
+            "`Idempotency-Key` header: a replay with the same body returns the first response."
+        ),
+        **_DECISION_SCHEMA,
+    )
     def post(self, request, withdrawal_id: int):
         return super().post(request, withdrawal_id)
 
@@ -212,6 +259,16 @@ class OpsWithdrawalApproveApi(_WithdrawalDecisionApi):
 class OpsWithdrawalRejectApi(_WithdrawalDecisionApi):
     decide = staticmethod(withdrawal_reject)
 
-    @extend_schema(operation_id="ops_withdrawals_reject", **_DECISION_SCHEMA)
+    @extend_schema(
+        operation_id="ops_withdrawals_reject",
+        summary="Reject a withdrawal request",
+        description=(
+            "Finance rejects a pending withdrawal: the hold is released and the money is available on the "
+            "user's spot account again. A reason is required and recorded with the operator; rejecting "
+            "twice changes nothing. Operators holding `accounts.review_withdrawal` only. Needs an "
+            "`Idempotency-Key` header: a replay with the same body returns the first response."
+        ),
+        **_DECISION_SCHEMA,
+    )
     def post(self, request, withdrawal_id: int):
         return super().post(request, withdrawal_id)

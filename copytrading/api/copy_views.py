@@ -54,6 +54,12 @@ class LeadTraderApplyApi(APIView):
 
     @extend_schema(
         operation_id="lead_traders_create",
+        summary="Apply to become a lead trader",
+        description=(
+            "Records your application with a nickname, bio, profit-share ratio, minimum following amount "
+            "and an optional limit on followers; operators approve it before anyone can follow you. Any "
+            "signed-in user who follows nobody: a follower must stop following first. (R-CT-01, R-CT-23)"
+        ),
         request=InputSerializer,
         responses={201: LeadTraderOutputSerializer, **FORM_ERRORS},
     )
@@ -69,6 +75,11 @@ class LeadTraderMeApi(APIView):
 
     @extend_schema(
         operation_id="lead_traders_me",
+        summary="Show your lead-trader profile",
+        description=(
+            "Your lead-trader application or profile, with its status and the operators' last decision; "
+            "404 if you have not applied. Any signed-in user; read-only."
+        ),
         responses={200: LeadTraderOutputSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
     )
     def get(self, request):
@@ -115,7 +126,17 @@ class OpsLeadTraderApproveApi(_OpsLeadDecisionApi):
 
     decide = staticmethod(lead_trader_approve)
 
-    @extend_schema(operation_id="ops_lead_traders_approve", **_DECISION_SCHEMA)
+    @extend_schema(
+        operation_id="ops_lead_traders_approve",
+        summary="Approve or reinstate a lead trader",
+        description=(
+            "Approves a pending application, or reinstates a suspended lead trader, so followers can "
+            "follow it and its fills are copied. A reason is required and recorded with the operator; "
+            "approving twice changes nothing, so no Idempotency-Key is needed. Operators holding "
+            "`copytrading.review_lead_trader` only. (R-CT-01)"
+        ),
+        **_DECISION_SCHEMA,
+    )
     def post(self, request, lead_id: int):
         return super().post(request, lead_id)
 
@@ -125,7 +146,17 @@ class OpsLeadTraderSuspendApi(_OpsLeadDecisionApi):
 
     decide = staticmethod(lead_trader_suspend)
 
-    @extend_schema(operation_id="ops_lead_traders_suspend", **_DECISION_SCHEMA)
+    @extend_schema(
+        operation_id="ops_lead_traders_suspend",
+        summary="Suspend a lead trader",
+        description=(
+            "Suspends an approved lead trader: no new followers, and its fills are not copied until it is "
+            "reinstated. A reason is required and recorded with the operator; suspending twice changes "
+            "nothing, so no Idempotency-Key is needed. Operators holding `copytrading.review_lead_trader` "
+            "only. (R-CT-01)"
+        ),
+        **_DECISION_SCHEMA,
+    )
     def post(self, request, lead_id: int):
         return super().post(request, lead_id)
 
@@ -171,6 +202,12 @@ class TraderListApi(GenericAPIView):
 
     @extend_schema(
         operation_id="traders_list",
+        summary="List the lead traders",
+        description=(
+            "Approved lead traders with their profile and followers count, page by page: filter by "
+            "followers count, nickname, trading days, drawdown or risk flags; sort by followers, newest, "
+            "or a statistic. Public: no login needed."
+        ),
         parameters=[FilterSerializer],
         responses={200: TraderOutputSerializer(many=True), 400: ErrorSerializer},
     )
@@ -190,6 +227,12 @@ class TraderDetailApi(APIView):
 
     @extend_schema(
         operation_id="traders_retrieve",
+        summary="Show a lead trader",
+        description=(
+            "One approved lead trader with its profile, follower slots and free slots, and the minimum "
+            "first transfer to follow it; anyone not approved answers 404. Public: no login needed. "
+            "(R-CT-22)"
+        ),
         parameters=[LEAD_PATH],
         responses={200: TraderDetailOutputSerializer, 404: ErrorSerializer},
     )

@@ -113,6 +113,11 @@ class FollowingListCreateApi(MoneyMovingApi, GenericAPIView):
 
     @extend_schema(
         operation_id="followings_list",
+        summary="List your followings",
+        description=(
+            "Your followings, live and stopped, newest first and cursor-paginated, each with its lead "
+            "trader, mode and status. Any signed-in user; read-only."
+        ),
         responses={200: FollowingOutputSerializer(many=True), 401: ErrorSerializer},
     )
     def get(self, request):
@@ -121,6 +126,15 @@ class FollowingListCreateApi(MoneyMovingApi, GenericAPIView):
 
     @extend_schema(
         operation_id="followings_create",
+        summary="Start following a lead trader",
+        description=(
+            "Smart Ratio opens a sub-account for this lead; Diverse Exploration uses your one shared "
+            "pool. The first transfer, from your spot or futures account, is at least 50 USDT and the "
+            "lead's minimum following amount; settings may ask to replicate the lead's open positions. A "
+            "lead trader cannot follow, and no one follows themselves. Any signed-in user. Needs an "
+            "`Idempotency-Key` header: a replay with the same body returns the first response. (R-CT-02, "
+            "R-CT-03, R-CT-23)"
+        ),
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={201: FollowingDetailOutputSerializer, **MONEY_ERRORS},
@@ -170,6 +184,11 @@ class FollowingDetailApi(APIView):
 
     @extend_schema(
         operation_id="followings_retrieve",
+        summary="Show one of your followings",
+        description=(
+            "The following's money, open copy positions, settings, profit share and status. Your own "
+            "followings only: anyone else's answers 404. Read-only."
+        ),
         parameters=[FOLLOWING_PATH],
         responses={200: FollowingDetailOutputSerializer, 401: ErrorSerializer, **NOT_FOUND},
     )
@@ -178,6 +197,12 @@ class FollowingDetailApi(APIView):
 
     @extend_schema(
         operation_id="followings_update",
+        summary="Change a following's settings",
+        description=(
+            "Changes only the settings given; a change applies to copy opens made after it and open "
+            "copies keep theirs. A stopped following cannot change. Your own followings only: anyone "
+            "else's answers 404. (R-CT-05)"
+        ),
         parameters=[FOLLOWING_PATH],
         request=InputSerializer,
         responses={200: FollowingDetailOutputSerializer, **NOT_FOUND, **MONEY_ERRORS},
@@ -205,6 +230,13 @@ class FollowingFundsApi(MoneyMovingApi, APIView):
 
     @extend_schema(
         operation_id="followings_funds",
+        summary="Add funds to a following",
+        description=(
+            "Moves money from your spot or futures account into the following's sub-account; a following "
+            "interrupted below its minimum resumes. Active followings only, your own: anyone else's "
+            "answers 404. Needs an `Idempotency-Key` header: a replay with the same body returns the "
+            "first response. (R-CT-03, R-CT-04)"
+        ),
         parameters=[FOLLOWING_PATH, IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={200: FollowingDetailOutputSerializer, **NOT_FOUND, **MONEY_ERRORS},
@@ -240,6 +272,15 @@ class FollowingWithdrawalApi(MoneyMovingApi, APIView):
 
     @extend_schema(
         operation_id="followings_withdrawals",
+        summary="Withdraw from a following",
+        description=(
+            "Moves money from the following's sub-account to your spot account; the margin of open copies "
+            "stays. When the pending profit share is above 30 % of what would remain it is frozen first, "
+            "so the payout can be less than asked: `confirm: false` previews what would be frozen and "
+            "paid out and changes nothing (200), a confirmed withdrawal answers 201. Your own followings "
+            "only: anyone else's answers 404. Needs an `Idempotency-Key` header, previews included. "
+            "(R-CT-03, R-PS-03, R-PS-04)"
+        ),
         parameters=[FOLLOWING_PATH, IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={
@@ -301,6 +342,14 @@ class FollowingStopApi(MoneyMovingApi, APIView):
 
     @extend_schema(
         operation_id="followings_stop",
+        summary="Stop following a lead trader",
+        description=(
+            "`market` closes every copy now; `follow_close` follows no new opens and lets the lead's "
+            "closes finish the copies. Either way, once no copy is left the profit share is settled and "
+            "the rest returns to your spot account, once; stopping twice changes nothing. Your own "
+            "followings only: anyone else's answers 404. Needs an `Idempotency-Key` header: a replay with "
+            "the same body returns the first response. (R-CT-16, R-CT-17)"
+        ),
         parameters=[FOLLOWING_PATH, IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={200: FollowingDetailOutputSerializer, **NOT_FOUND, **MONEY_ERRORS},
@@ -337,6 +386,13 @@ class FollowingDecisionListApi(GenericAPIView):
 
     @extend_schema(
         operation_id="followings_decisions_list",
+        summary="List the copy decisions of a following",
+        description=(
+            "What the copy engine decided for this following on each lead fill, newest first and "
+            "cursor-paginated: followed with quantity and price, or not followed with the reason; filter "
+            "by followed and by reason. Your own followings only: anyone else's answers 404. Read-only. "
+            "(R-CT-14)"
+        ),
         parameters=[FOLLOWING_PATH, FilterSerializer],
         responses={200: DecisionOutputSerializer(many=True), 400: ErrorSerializer, 401: ErrorSerializer, **NOT_FOUND},
     )
@@ -356,6 +412,12 @@ class FollowingRecordListApi(GenericAPIView):
 
     @extend_schema(
         operation_id="followings_records_list",
+        summary="List the movements of a following's money",
+        description=(
+            "Every ledger movement of the following's sub-account (Diverse Exploration: of the shared "
+            "pool), newest first and cursor-paginated; filter by entry kind and by time. Your own "
+            "followings only: anyone else's answers 404. Read-only."
+        ),
         parameters=[FOLLOWING_PATH, RecordFilterSerializer],
         responses={200: RecordOutputSerializer(many=True), 400: ErrorSerializer, 401: ErrorSerializer, **NOT_FOUND},
     )

@@ -101,6 +101,12 @@ class OpsMarketListCreateApi(APIView):
 
     @extend_schema(
         operation_id="ops_markets_list",
+        summary="List every market, trading or stopped",
+        description=(
+            "Every market with all its parameters, whether it trades, its token follow limit and its last "
+            "changes (who, why, what changed), newest first. Operators holding `copytrading.view_market` "
+            "only; read-only. (R-MG-01, R-OP-01)"
+        ),
         responses={200: OpsMarketOutputSerializer(many=True), 401: ErrorSerializer, 403: ErrorSerializer},
     )
     def get(self, request):
@@ -108,6 +114,13 @@ class OpsMarketListCreateApi(APIView):
 
     @extend_schema(
         operation_id="ops_markets_create",
+        summary="Create a market",
+        description=(
+            "Creates a market from its symbol, base asset, price tick, quantity step, minimum and maximum "
+            "order quantity, maximum leverage, maintenance-margin rate and taker fee rate; the creation "
+            "is recorded with who made it and the reason given. Operators holding "
+            "`copytrading.add_market` only. (R-MG-01, R-OP-01)"
+        ),
         request=InputSerializer,
         responses={201: OpsMarketOutputSerializer, **FORM_ERRORS},
     )
@@ -141,6 +154,14 @@ class OpsMarketApi(APIView):
 
     @extend_schema(
         operation_id="ops_markets_update",
+        summary="Change a market's parameters",
+        description=(
+            "Changes only the parameters given, with a reason recorded beside who made the change. Fees, "
+            "funding, the liquidity cap, the maximum leverage, the token follow limit and trading on/off "
+            "change at any time; the price tick, quantity step, minimum quantity and maintenance rate "
+            "only while no position is open (409 otherwise). Operators holding "
+            "`copytrading.change_market` only. (R-MG-01, R-OP-01)"
+        ),
         parameters=[SYMBOL_PATH],
         request=InputSerializer,
         responses={200: OpsMarketOutputSerializer, **NOT_FOUND, **FORM_ERRORS},

@@ -50,6 +50,12 @@ class PositionListApi(GenericAPIView):
 
     @extend_schema(
         operation_id="positions_list",
+        summary="List your positions",
+        description=(
+            "Your futures positions, open ones by default and `?status=closed` for the closed ones, each "
+            "with its estimated liquidation price, margin, PnL and fees, its closes so far and, once "
+            "closed, why it ended. Any signed-in user; read-only. (R-MG-06)"
+        ),
         parameters=[
             OpenApiParameter(
                 "status", str, OpenApiParameter.QUERY, enum=PositionStatus.values, description="Default: open."
@@ -90,6 +96,13 @@ class PositionCloseApi(MoneyMovingApi, APIView):
 
     @extend_schema(
         operation_id="positions_close",
+        summary="Close a position",
+        description=(
+            "Closes all of the position (empty body), a quantity, or a fraction of it at the mark price "
+            "with a reduce-only market order, and returns that order. Only your own positions: anyone "
+            "else's answers 404. Needs an `Idempotency-Key` header: a replay with the same body returns "
+            "the first response."
+        ),
         parameters=[POSITION_PATH, IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={200: OrderOutputSerializer, **NOT_FOUND, **MONEY_ERRORS},
@@ -123,6 +136,14 @@ class PositionMarginApi(MoneyMovingApi, APIView):
 
     @extend_schema(
         operation_id="positions_margin",
+        summary="Add or remove isolated margin",
+        description=(
+            "Adds margin to an isolated position from your futures account's available balance (positive "
+            "amount) or takes some back (negative); a removal always leaves at least the initial margin "
+            "at the current mark, unrealised losses counted. Only your own positions: anyone else's "
+            "answers 404. Needs an `Idempotency-Key` header: a replay with the same body returns the "
+            "first response. (R-MG-05)"
+        ),
         parameters=[POSITION_PATH, IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={200: PositionOutputSerializer, **NOT_FOUND, **MONEY_ERRORS},
@@ -162,6 +183,14 @@ class PositionTpslApi(MoneyMovingApi, APIView):
 
     @extend_schema(
         operation_id="positions_tpsl",
+        summary="Set a position's take-profit and stop-loss",
+        description=(
+            "Sets or clears (null) the take-profit and stop-loss prices and switches auto-add margin; a "
+            "price left out of the body keeps its current value. Each new mark price checks them and "
+            "closes the position when one is reached. Only your own positions: anyone else's answers 404. "
+            "Needs an `Idempotency-Key` header: a replay with the same body returns the first response. "
+            "(R-MG-05)"
+        ),
         parameters=[POSITION_PATH, IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={200: PositionOutputSerializer, **NOT_FOUND, **MONEY_ERRORS},

@@ -63,6 +63,12 @@ class LeaderboardApi(GenericAPIView):
 
     @extend_schema(
         operation_id="traders_leaderboard",
+        summary="Rank the lead traders by their statistics",
+        description=(
+            "Lead traders' statistics, page by page, sorted by 30-day ROI or another statistic, filtered "
+            "by trading days and drawdown, with flagged traders excluded on request; figures come from "
+            "the daily statistics run. Public: no login needed. (R-CT-18, R-CT-19, R-CT-24)"
+        ),
         parameters=[FilterSerializer],
         responses={200: TraderStatsOutputSerializer(many=True), 400: ErrorSerializer},
     )
@@ -82,6 +88,12 @@ class TraderStatsApi(APIView):
 
     @extend_schema(
         operation_id="traders_stats",
+        summary="Show a lead trader's statistics",
+        description=(
+            "ROI over 7, 30 and 90 days and all time, PnL, win rate, maximum drawdown, trading days, "
+            "followers' PnL, assets under copy, risk flags and copy quality, as the daily statistics run "
+            "stored them; 404 before its first run. Public: no login needed. (R-CT-18, R-CT-19, R-CT-24)"
+        ),
         parameters=[LEAD_PATH],
         responses={200: TraderStatsOutputSerializer, 404: ErrorSerializer},
     )
@@ -98,6 +110,11 @@ class TraderEquityApi(APIView):
 
     @extend_schema(
         operation_id="traders_equity",
+        summary="Show a lead trader's equity curve",
+        description=(
+            "The lead trader's daily equity, oldest first; `days` keeps only the last N days. Public: no "
+            "login needed. (R-CT-18)"
+        ),
         parameters=[LEAD_PATH, CurveFilterSerializer],
         responses={200: EquityPointSerializer(many=True), 404: ErrorSerializer},
     )
@@ -114,6 +131,12 @@ class TraderEquityApi(APIView):
 class FollowingStatsApi(APIView):
     @extend_schema(
         operation_id="followings_stats",
+        summary="Show a following's statistics",
+        description=(
+            "The following's PnL, ROI, win rate, open positions, fees paid and profit share paid and "
+            "pending, as the daily statistics run stored them; 404 before its first run. Your own "
+            "followings only: anyone else's answers 404. Read-only. (R-CT-20)"
+        ),
         parameters=[FOLLOWING_PATH],
         responses={200: FollowingStatsOutputSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
     )
@@ -128,6 +151,11 @@ class FollowingStatsApi(APIView):
 class FollowingEquityApi(APIView):
     @extend_schema(
         operation_id="followings_equity",
+        summary="Show a following's equity curve",
+        description=(
+            "The following's daily equity, oldest first; `days` keeps only the last N days. Your own "
+            "followings only: anyone else's answers 404. Read-only."
+        ),
         parameters=[FOLLOWING_PATH, CurveFilterSerializer],
         responses={200: EquityPointSerializer(many=True), 401: ErrorSerializer, 404: ErrorSerializer},
     )
@@ -169,6 +197,12 @@ class LeadIncomeApi(APIView):
 
     @extend_schema(
         operation_id="lead_traders_me_income",
+        summary="Show your profit-share income",
+        description=(
+            "Your profit-share income as a lead trader in total, per platform day and per follower: the "
+            "daily settlement's payments and those made when a following stopped. Any signed-in user who "
+            "applied to lead (anyone else gets 404); read-only. (R-PS-02)"
+        ),
         responses={200: LeadIncomeSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
     )
     def get(self, request):

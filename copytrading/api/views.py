@@ -52,7 +52,16 @@ class MarketListApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="markets_list", responses={200: MarketOutputSerializer(many=True)})
+    @extend_schema(
+        operation_id="markets_list",
+        summary="List the markets open for trading",
+        description=(
+            "Every market open for trading with its price tick, quantity step, order limits, maximum "
+            "leverage, maintenance-margin and taker fee rates, funding, and current mark price. Public: "
+            "no login needed."
+        ),
+        responses={200: MarketOutputSerializer(many=True)},
+    )
     def get(self, request):
         return Response(MarketOutputSerializer(market_list(), many=True).data)
 
@@ -70,6 +79,12 @@ class MarketPriceListApi(GenericAPIView):
 
     @extend_schema(
         operation_id="markets_prices_list",
+        summary="List a market's mark-price history",
+        description=(
+            "The market's mark prices, newest first and cursor-paginated, each with its time and where it "
+            "came from (an operator, a replayed file or the simulation). Public: no login needed. An "
+            "unknown symbol answers 404."
+        ),
         parameters=[SYMBOL_PATH],
         responses={200: MarkPriceOutputSerializer(many=True), **NOT_FOUND},
     )
@@ -101,6 +116,13 @@ class OpsMarkPriceCreateApi(MoneyMovingApi, APIView):
 
     @extend_schema(
         operation_id="ops_prices_create",
+        summary="Set a market's mark price",
+        description=(
+            "Risk operators set a market's mark price, a multiple of its price tick; the risk sweep for "
+            "that market follows (liquidations, take-profit and stop-loss, Net Value Guardian). Operators "
+            "holding `copytrading.set_mark_price` only. Needs an `Idempotency-Key` header: a replay with "
+            "the same body returns the first response. (R-MG-08)"
+        ),
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={201: MarkPriceOutputSerializer, 403: ErrorSerializer, **MONEY_ERRORS},
@@ -156,13 +178,31 @@ class OrderListCreateApi(MoneyMovingApi, GenericAPIView):
     def get_queryset(self):
         return order_list(user=self.request.user)
 
-    @extend_schema(operation_id="orders_list", responses={200: OrderOutputSerializer(many=True), 401: ErrorSerializer})
+    @extend_schema(
+        operation_id="orders_list",
+        summary="List your orders",
+        description=(
+            "The market orders of your futures account, newest first and cursor-paginated, with the "
+            "quantity asked and filled, the fill price, fee and realised PnL. Any signed-in user; "
+            "read-only. (R-MG-02)"
+        ),
+        responses={200: OrderOutputSerializer(many=True), 401: ErrorSerializer},
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(OrderOutputSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="orders_create",
+        summary="Place a market order",
+        description=(
+            "Fills at once at the current mark price, sized by a quantity (a multiple of the market's "
+            "step) or by the USDT margin to commit. One-way mode: an order against an open position "
+            "reduces it first and what is left opens the other side (never for a reduce-only order); one "
+            "order fills at most the market's liquidity cap and the rest is cancelled. Any signed-in "
+            "user, on their own futures account. Needs an `Idempotency-Key` header: a replay with the "
+            "same body returns the first response. (R-MG-02)"
+        ),
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
         responses={201: OrderOutputSerializer, **MONEY_ERRORS},
@@ -208,6 +248,11 @@ class MarketSettingApi(APIView):
 
     @extend_schema(
         operation_id="markets_settings_retrieve",
+        summary="Show your leverage and margin mode in a market",
+        description=(
+            "Your futures account's leverage and margin mode (cross or isolated) in the market: the "
+            "defaults until you change them. Any signed-in user; read-only. (R-MG-03)"
+        ),
         parameters=[SYMBOL_PATH],
         responses={200: MarketSettingOutputSerializer, 401: ErrorSerializer, **NOT_FOUND},
     )
@@ -217,6 +262,13 @@ class MarketSettingApi(APIView):
 
     @extend_schema(
         operation_id="markets_settings_update",
+        summary="Change your leverage or margin mode in a market",
+        description=(
+            "Sets your futures account's leverage (1 up to the market's maximum) and/or margin mode in "
+            "the market. A new leverage applies to what is opened after it, so open positions keep their "
+            "margin and a change never liquidates at once; the margin mode cannot change while you hold a "
+            "position in the market. Any signed-in user, on their own futures account. (R-MG-03)"
+        ),
         parameters=[SYMBOL_PATH],
         request=InputSerializer,
         responses={

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 
 from accounts.admin_actions import decide_with_reason
 from accounts.errors import ServiceError
-from accounts.models import Hold, JournalEntry, LedgerAccount, LedgerAuditRun, Posting, User, Withdrawal
+from accounts.models import Hold, JobRun, JournalEntry, LedgerAccount, LedgerAuditRun, Posting, User, Withdrawal
 from accounts.money import MAX_AMOUNT, parse_amount
 from accounts.services.flows import deposit_credit, withdrawal_approve, withdrawal_reject
 
@@ -177,3 +177,14 @@ class WithdrawalAdmin(ReadOnlyAdmin):
 @admin.register(LedgerAuditRun)
 class LedgerAuditRunAdmin(ReadOnlyAdmin):
     list_display = ["id", "started_at", "ok"]
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    """Operators' manual runs of the periodic jobs (``manage.py run_job`` and the ops API): who, why, the outcome."""
+
+    list_display = ["id", "job", "period", "status", "via", "actor", "reason", "created_at", "finished_at"]
+    list_filter = ["job", "status", "via"]
+    search_fields = ["reason", "actor__email", "error"]
+    list_select_related = ["actor"]
+    date_hierarchy = "created_at"

@@ -319,3 +319,54 @@ class LedgerAuditRun(models.Model):
 
     def __str__(self) -> str:
         return f"Audit #{self.pk} ({'clean' if self.ok else 'FAILED'})"
+
+
+class JobRunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class JobRunVia(models.TextChoices):
+    API = "api", "API"
+    COMMAND = "command", "Management command"
+
+
+class JobRun(models.Model):
+    """An operator's manual run of a periodic job, now or for a past period it missed (``config.jobs``).
+
+    ``period`` is the time beat fires the job's crontab at that the run stands for: the job runs
+    with it as "now", so it reaches the same per-period keys as beat's own run and never pays twice.
+    """
+
+    job = models.CharField(max_length=100, help_text="The job's name in config.schedules.JOBS.")
+    period = models.DateTimeField(help_text="The fire time (UTC) this run stands for.")
+    at = models.DateTimeField(help_text="The time asked for; the period is the last fire at or before it.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty only for a command run without --by of a job that moves no money.",
+    )
+    reason = models.TextField(blank=True)
+    via = models.CharField(max_length=16, choices=JobRunVia.choices)
+    status = models.CharField(max_length=16, choices=JobRunStatus.choices, default=JobRunStatus.QUEUED)
+    result = models.JSONField(null=True, blank=True, help_text="What the job's task returned.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["job", "-id"], name="job_run_job_newest")]
+        permissions = [
+            ("run_job", "Can run a periodic job now or for a past period"),
+            ("run_money_job", "Can run a periodic job that moves money"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} for {self.period:%Y-%m-%d %H:%M} UTC ({self.status})"

@@ -27,6 +27,11 @@ class Job:
     queue: str = "default"
     timezone: str | None = None  # default: the platform time zone
     description: str = ""
+    # Pays, charges or settles money: a manual run needs Finance's permission and a reason (config.jobs).
+    moves_money: bool = False
+    # Works on the period it is run for (a day, a funding time); False: it always works on the present
+    # state (an audit, a delivery of what is pending), so a manual run can only be for the current period.
+    has_period: bool = True
 
     @property
     def tz(self) -> str:
@@ -40,6 +45,7 @@ JOBS: tuple[Job, ...] = (
         minute="30",
         hour="0",
         description="Daily proof that the ledger balances (00:30 platform time).",
+        has_period=False,
     ),
     Job(
         name="funding",
@@ -49,6 +55,7 @@ JOBS: tuple[Job, ...] = (
         timezone="UTC",
         queue="settlement",
         description="Funding between longs and shorts at 00:00, 08:00 and 16:00 UTC (R-MG-07).",
+        moves_money=True,
     ),
     Job(
         name="profit-share-daily",
@@ -57,6 +64,7 @@ JOBS: tuple[Job, ...] = (
         hour="0",
         queue="settlement",
         description="Pay pending profit shares and unfreeze, 00:00 platform time (R-PS-06).",
+        moves_money=True,
     ),
     Job(
         name="statistics-daily",
@@ -72,12 +80,15 @@ JOBS: tuple[Job, ...] = (
         minute="*",
         queue="copy",
         description="Fan out again recent lead fills that some followers never got (a lost or failed copy task).",
+        # A past window would copy old lead fills at today's prices: only ever run for the present.
+        has_period=False,
     ),
     Job(
         name="outbox-deliver",
         task="copytrading.tasks.outbox_deliver",
         minute="*",
         description="Deliver position-closed events a crashed worker left undelivered.",
+        has_period=False,
     ),
 )
 
@@ -97,23 +108,46 @@ def crontab_for(*, minute: str, hour: str, day_of_week: str = "*", tz: str | Non
     return crontab
 
 
+def _fires_at(schedule, local: datetime) -> bool:
+    """Whether celery's own crontab matcher fires at the local minute ``local``."""
+    return (
+        local.minute in schedule.minute
+        and local.hour in schedule.hour
+        and local.isoweekday() % 7 in schedule.day_of_week
+        and local.day in schedule.day_of_month
+        and local.month in schedule.month_of_year
+    )
+
+
+# Walk minute by minute through celery's own matcher: exact and short (≤ 8 days of minutes).
+_SEARCH_MINUTES = 8 * 24 * 60 + 1
+
+
 def next_fire_utc(crontab, after: datetime) -> datetime:
     """When beat will next fire ``crontab`` strictly after ``after``, in UTC (minute precision)."""
     tz = ZoneInfo(str(crontab.timezone))
     schedule = crontab.schedule
     local = after.astimezone(tz).replace(second=0, microsecond=0)
-    # Walk minute by minute through celery's own matcher: exact and short (≤ 8 days of minutes).
-    for _ in range(8 * 24 * 60 + 1):
+    for _ in range(_SEARCH_MINUTES):
         local += timedelta(minutes=1)
-        if (
-            local.minute in schedule.minute
-            and local.hour in schedule.hour
-            and local.isoweekday() % 7 in schedule.day_of_week
-            and local.day in schedule.day_of_month
-            and local.month in schedule.month_of_year
-        ):
+        if _fires_at(schedule, local):
             return local.astimezone(ZoneInfo("UTC"))
     raise ValueError("crontab does not fire within eight days")
+
+
+def last_fire_utc(crontab, at: datetime) -> datetime:
+    """The latest time beat fires ``crontab`` at or before ``at``, in UTC (minute precision).
+
+    A fire at 16:00 counts for any ``at`` from 16:00:00 on, as beat's own run at 16:00:03 belongs to it.
+    """
+    tz = ZoneInfo(str(crontab.timezone))
+    schedule = crontab.schedule
+    local = at.astimezone(tz).replace(second=0, microsecond=0)
+    for _ in range(_SEARCH_MINUTES):
+        if _fires_at(schedule, local):
+            return local.astimezone(ZoneInfo("UTC"))
+        local -= timedelta(minutes=1)
+    raise ValueError("crontab did not fire within the eight days before")
 
 
 def register_schedules(*, reset: bool = False, jobs: tuple[Job, ...] = JOBS) -> list[str]:

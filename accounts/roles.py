@@ -35,7 +35,9 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         # Markets and the operator price feed (R-MG-01, R-MG-08); positions and orders to investigate.
         "copytrading.set_mark_price",
         "copytrading.view_market",
+        "copytrading.add_market",
         "copytrading.change_market",
+        "copytrading.view_marketchange",
         "copytrading.view_markprice",
         "copytrading.view_position",
         "copytrading.view_positionclose",

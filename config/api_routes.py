@@ -86,6 +86,9 @@ ROUTES: dict[str, Route] = {
     "api-ops-prices": route(POST=OPERATOR, money=("POST",)),
     "api-ops-markets": route(GET=OPERATOR, POST=OPERATOR),
     "api-ops-market": route(PATCH=OPERATOR),
+    "api-ops-jobs": route(GET=OPERATOR),
+    # A manual run of a periodic job may pay (funding, the daily profit share): keyed like any money move.
+    "api-ops-job-runs": route(GET=OPERATOR, POST=OPERATOR, money=("POST",)),
     "api-ops-lead-trader-approve": route(POST=OPERATOR),
     "api-ops-lead-trader-suspend": route(POST=OPERATOR),
 }

@@ -10,11 +10,20 @@ from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subq
 from django.db.models.functions import Coalesce
 
 from accounts.models import Hold, HoldStatus, JournalEntry, LedgerAccount, Posting, User, Withdrawal
+from accounts.money import quantize
 
 _MONEY = DecimalField(max_digits=28, decimal_places=8)
 # An audit lists at most this many offenders per check: enough to investigate,
 # bounded so a badly broken ledger cannot flood the report.
 AUDIT_SAMPLE = 20
+# A sum counts as off when it is at least half the ledger's unit (1e-8) away. On PostgreSQL every sum is an
+# exact multiple of the unit, so that is any difference at all; SQLite (`make run`'s embedded database)
+# sums NUMERIC columns in binary floating point, with an error far below the unit.
+HALF_UNIT = Decimal("0.000000005")
+
+
+def _off(name: str) -> Q:
+    return Q(**{f"{name}__gte": HALF_UNIT}) | Q(**{f"{name}__lte": -HALF_UNIT})
 
 
 def account_list(*, user: User) -> QuerySet[LedgerAccount]:
@@ -87,7 +96,7 @@ def ledger_audit() -> AuditReport:
     per_entry = (
         Posting.objects.values("entry_id", "currency")
         .annotate(total=Sum("amount"))
-        .exclude(total=0)
+        .filter(_off("total"))
         .values_list("entry_id", flat=True)
     )
     empty = JournalEntry.objects.annotate(n=Count("postings")).filter(n__lt=2).values_list("pk", flat=True)
@@ -104,22 +113,24 @@ def ledger_audit() -> AuditReport:
     accounts = LedgerAccount.objects.annotate(
         posted=Coalesce(Subquery(posted, output_field=_MONEY), zero),
         active_held=Coalesce(Subquery(held, output_field=_MONEY), zero),
+        balance_gap=F("balance") - F("posted"),
+        held_gap=F("held") - F("active_held"),
     )
     report.balance_mismatches = [
         {"account": a.pk, "cached": str(a.balance), "postings": str(a.posted)}
-        for a in accounts.exclude(balance=F("posted"))[:AUDIT_SAMPLE]
+        for a in accounts.filter(_off("balance_gap"))[:AUDIT_SAMPLE]
     ]
     report.held_mismatches = [
         {"account": a.pk, "cached": str(a.held), "holds": str(a.active_held)}
-        for a in accounts.exclude(held=F("active_held"))[:AUDIT_SAMPLE]
+        for a in accounts.filter(_off("held_gap"))[:AUDIT_SAMPLE]
     ]
     report.negative_user_accounts = list(
         LedgerAccount.objects.filter(owner__isnull=False)
-        .filter(Q(balance__lt=0) | Q(balance__lt=F("held")))
+        .filter(Q(balance__lte=-HALF_UNIT) | Q(balance__lte=F("held") - HALF_UNIT))
         .values_list("pk", flat=True)[:AUDIT_SAMPLE]
     )
     report.system_totals = {
-        row["currency"]: format(row["total"], "f")
+        row["currency"]: format(quantize(row["total"]), "f")
         for row in Posting.objects.values("currency").annotate(total=Sum("amount")).order_by("currency")
     }
     return report

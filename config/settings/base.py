@@ -117,6 +117,12 @@ COPY_FANOUT_BATCH = env.int("COPY_FANOUT_BATCH", default=2500)
 if COPY_FANOUT_BATCH < 1:
     raise ImproperlyConfigured(f"COPY_FANOUT_BATCH must be a positive number of followings, not {COPY_FANOUT_BATCH}")
 
+# --- The demo ---------------------------------------------------------------
+# `seed_demo` loads demo users, money and history only where DEMO_ENABLED is on (dev and
+# test; prod forces it off). DEMO_PRICE_FEED lets `make run`'s feed process move the marks.
+DEMO_ENABLED = env.bool("DEMO_ENABLED", default=False)
+DEMO_PRICE_FEED = env.bool("DEMO_PRICE_FEED", default=False)
+
 # --- Redis, cache, Celery -------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:

@@ -5,6 +5,7 @@ from .base import env
 
 SECRET_KEY = "test-secret-key-not-for-production-use-0123456789"
 DEBUG = False
+DEMO_ENABLED = True
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/copytrading")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Own Redis databases (broker 2, cache 3): a developer's `make run` on db 0 never sees test messages.

@@ -57,9 +57,11 @@ DEMO_MARKETS: dict[str, tuple[dict, Decimal]] = {
 COMMON = {"taker_fee_rate": Decimal("0.0005"), "funding_rate": Decimal("0.0001"), "funding_interval_hours": 8}
 
 
-def markets_seed_demo() -> list[Market]:
+def markets_seed_demo(*, first_price_at: datetime | None = None) -> list[Market]:
     """Create the demo markets that are missing and give each unpriced one its first mark price.
 
+    ``first_price_at`` dates that first price (default: now); the demo's replayed
+    history dates it at the history's start, so its replayed days move the mark.
     Idempotent: an existing market is left exactly as it is (operators may
     have tuned it or moved its price), so a second run changes nothing.
     """
@@ -69,7 +71,7 @@ def markets_seed_demo() -> list[Market]:
             Market.objects.get_or_create(symbol=symbol, defaults={**COMMON, **fields})
             market = Market.objects.select_for_update().get(symbol=symbol)  # a concurrent seeder waits here
             if market.mark_price is None:
-                mark_price_set(market=market, price=first_price, source=PriceSource.OPERATOR)
+                mark_price_set(market=market, price=first_price, source=PriceSource.OPERATOR, at=first_price_at)
         markets.append(market)
     return markets
 

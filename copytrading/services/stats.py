@@ -132,9 +132,11 @@ def following_equities(followings: list[Following]) -> dict[int, Decimal]:
 # --- snapshots ---------------------------------------------------------------------------------------------
 
 
-def _flows(account_ids: list[int], kinds: tuple[str, ...], day: date, by_reference: bool = False) -> dict:
-    """Net flow of ``day`` per account id (or per entry reference) over entries of ``kinds``."""
-    start, end = _day_bounds(day)
+def _flows(
+    account_ids: list[int], kinds: tuple[str, ...], between: tuple[datetime, datetime], by_reference: bool = False
+) -> dict:
+    """Net flow in ``between`` [start, end) per account id (or per entry reference) over entries of ``kinds``."""
+    start, end = between
     key = "entry__reference" if by_reference else "account_id"
     rows = (
         Posting.objects.filter(
@@ -146,16 +148,21 @@ def _flows(account_ids: list[int], kinds: tuple[str, ...], day: date, by_referen
     return {r[key]: r["total"] for r in rows}
 
 
-def equity_snapshots_take(day: date) -> int:
+def equity_snapshots_take(day: date, *, flows_between: tuple[datetime, datetime] | None = None) -> int:
     """One snapshot per approved lead trader and per live following for ``day``; returns how many were added.
 
     Run just after 00:00 (UTC+8) for the date that has just ended. Subjects already snapshotted for ``day``
     are skipped, and the unique key makes a concurrent run harmless.
+
+    The equity is the one of now; the day's net flow is the money moved within the platform day ``day``.
+    ``flows_between`` ([start, end)) replaces that span for a history replayed in one sitting (the demo):
+    its entries are all written today, so each replayed day passes the span in which it was played.
     """
-    return _snapshot_leads(day) + _snapshot_followings(day)
+    between = flows_between or _day_bounds(day)
+    return _snapshot_leads(day, between) + _snapshot_followings(day, between)
 
 
-def _snapshot_leads(day: date) -> int:
+def _snapshot_leads(day: date, between: tuple[datetime, datetime]) -> int:
     done = EquitySnapshot.objects.filter(kind=SnapshotKind.LEAD, day=day).values("subject_id")
     ids = list(
         LeadTrader.objects.filter(status=LeadTraderStatus.APPROVED)
@@ -168,7 +175,7 @@ def _snapshot_leads(day: date) -> int:
         leads = list(LeadTrader.objects.filter(pk__in=batch).order_by("pk"))
         wallets = lead_wallets(lead.user_id for lead in leads)
         equities = _wallet_equities(list(wallets.values())) if wallets else {}
-        flows = _flows([w.pk for w in wallets.values()], LEAD_FLOW_KINDS, day)
+        flows = _flows([w.pk for w in wallets.values()], LEAD_FLOW_KINDS, between)
         rows = []
         for lead in leads:
             wallet = wallets.get(lead.user_id)
@@ -185,7 +192,7 @@ def _snapshot_leads(day: date) -> int:
     return added
 
 
-def _snapshot_followings(day: date) -> int:
+def _snapshot_followings(day: date, between: tuple[datetime, datetime]) -> int:
     done = EquitySnapshot.objects.filter(kind=SnapshotKind.FOLLOWING, day=day).values("subject_id")
     ids = list(
         Following.objects.exclude(status=FollowingStatus.STOPPED)
@@ -197,7 +204,7 @@ def _snapshot_followings(day: date) -> int:
     for batch in _batches(ids):
         followings = list(Following.objects.filter(pk__in=batch).select_related("sub_account").order_by("pk"))
         equities = following_equities(followings)
-        flows = _flows(list({f.sub_account_id for f in followings}), FOLLOWING_FLOW_KINDS, day, by_reference=True)
+        flows = _flows(list({f.sub_account_id for f in followings}), FOLLOWING_FLOW_KINDS, between, by_reference=True)
         rows = [
             EquitySnapshot(
                 kind=SnapshotKind.FOLLOWING,

@@ -3,6 +3,10 @@
 Each market walks from its current mark by gaussian log-returns; its path
 depends only on the seed, the symbol and the starting price, so the same seed
 from the same prices gives the same ticks.
+
+``--demo-feed`` is the ``feed`` process of ``make run``: it runs only while
+settings.DEMO_PRICE_FEED is on, and otherwise idles until stopped, because the
+process manager stops every process as soon as one of them exits.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import sys
 import time
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from copytrading.models import Market, PriceSource
 from copytrading.services.demo import price_feed
+from copytrading.services.demo_history import demo_lead_trade
 
 
 class RandomWalk:
@@ -75,15 +81,49 @@ class Command(BaseCommand):
             action="store_true",
             help="Also run each tick's risk sweep here, at once (for a machine without a Celery worker).",
         )
+        parser.add_argument(
+            "--demo-feed",
+            action="store_true",
+            help="Run as the demo's price feed: only while settings.DEMO_PRICE_FEED is on; otherwise say so and, "
+            "without --ticks, idle until stopped, so the processes started beside it keep running.",
+        )
+        parser.add_argument(
+            "--lead-trades-every",
+            type=_not_negative(int),
+            default=0,
+            metavar="N",
+            help="Every N ticks one of the demo's lead traders closes its position or opens one, and its "
+            "followers copy it (default 0: never).",
+        )
 
-    def handle(self, *args, symbols: str, ticks, seed, interval: float, volatility: float, sweep_inline: bool, **opts):
+    def handle(
+        self,
+        *args,
+        symbols: str,
+        ticks,
+        seed,
+        interval: float,
+        volatility: float,
+        sweep_inline: bool,
+        demo_feed: bool,
+        lead_trades_every: int,
+        **opts,
+    ):
+        if lead_trades_every and not settings.DEMO_ENABLED:
+            raise CommandError("--lead-trades-every trades for the demo's lead traders, and DEMO_ENABLED is off here")
+        if demo_feed and not settings.DEMO_PRICE_FEED:
+            self.stdout.write("The demo price feed is off (DEMO_PRICE_FEED); marks move only when set.")
+            if ticks is None:
+                self._idle()
+            return
         markets = self._markets(symbols)
         if seed is None:
             seed = random.SystemRandom().randrange(2**32)
         walks = [RandomWalk(m, seed=seed, volatility=volatility) for m in markets]
+        trader = random.Random(f"{seed}:demo-trades")  # noqa: S311 - a simulation, not a secret
         names = ", ".join(m.symbol for m in markets)
         self.stdout.write(f"Simulating {names} (seed {seed}, volatility {volatility}, every {interval}s).")
-        done = liquidated = triggered = history_only = 0
+        done = liquidated = triggered = history_only = traded = 0
         bar = tqdm(total=ticks, unit="tick", file=sys.stderr, disable=None if ticks else True)
         try:
             while ticks is None or done < ticks:
@@ -98,6 +138,8 @@ class Command(BaseCommand):
                         liquidated += fed.sweep.liquidated
                         triggered += fed.sweep.triggered
                 done += 1
+                if lead_trades_every and done % lead_trades_every == 0:
+                    traded += demo_lead_trade(rng=trader) is not None
                 bar.update()
         except KeyboardInterrupt:
             self.stdout.write(self.style.WARNING("Stopped."))
@@ -114,6 +156,15 @@ class Command(BaseCommand):
             )
         if sweep_inline:
             self.stdout.write(f"Risk sweeps run inline: {liquidated} liquidated, {triggered} TP/SL triggered.")
+        if lead_trades_every:
+            self.stdout.write(f"Demo lead traders placed {traded} orders.")
+
+    def _idle(self) -> None:
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
 
     def _markets(self, symbols: str) -> list[Market]:
         wanted = [s.strip().upper() for s in symbols.split(",") if s.strip()]

@@ -110,18 +110,25 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/accounts/deposit_form.html", context)
 
 
-class PostingInline(admin.TabularInline):
-    model = Posting
-    fields = ["account", "amount", "currency"]
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent, never added, changed or deleted here (records, not settings)."""
+
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class PostingInline(ReadOnlyInline):
+    model = Posting
+    fields = ["account", "amount", "currency"]
 
 
 @admin.register(JournalEntry)

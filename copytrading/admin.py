@@ -23,7 +23,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin import ReadOnlyAdmin
+from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from accounts.errors import ServiceError
 from accounts.money import parse_amount
 from copytrading.models import Market, MarketChange, MarkPrice, Order, Position, PositionClose, PriceSource
@@ -123,18 +123,9 @@ class MarkPriceForm(forms.Form):
             raise forms.ValidationError(exc.fields["price"][0]) from None
 
 
-class MarketChangeInline(admin.TabularInline):
+class MarketChangeInline(ReadOnlyInline):
     model = MarketChange
     fields = ["at", "actor", "reason", "changes"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Market)
@@ -284,19 +275,10 @@ class MarkPriceAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
 
 
-class PositionCloseInline(admin.TabularInline):
+class PositionCloseInline(ReadOnlyInline):
     model = PositionClose
     fields = ["created_at", "reason", "qty", "price", "realised_pnl", "fee", "funding", "margin_lost", "order"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Position)

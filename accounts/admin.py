@@ -14,10 +14,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from accounts.admin_actions import decide_with_reason
-from accounts.errors import ServiceError
 from accounts.models import Hold, JobRun, JournalEntry, LedgerAccount, LedgerAuditRun, Posting, User, Withdrawal
 from accounts.money import MAX_AMOUNT, parse_amount
 from accounts.services.flows import deposit_credit, withdrawal_approve, withdrawal_reject
+from config.errors import ServiceError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

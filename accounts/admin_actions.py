@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.template.response import TemplateResponse
 
-from accounts.errors import ServiceError
+from config.errors import ServiceError
 
 
 class ReasonForm(forms.Form):

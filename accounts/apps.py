@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
+
+from accounts.roles import operator_groups_sync
 
 
 def _sync_operator_groups(sender, apps=None, **kwargs):
-    from django.apps import apps as global_apps
 
-    from accounts.roles import operator_groups_sync
 
     operator_groups_sync(apps or global_apps)
 
@@ -15,6 +16,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and ledger"
 
     def ready(self) -> None:
+        from accounts import tasks  # noqa: F401 - registers the app's Celery tasks by name
         from config import db  # noqa: F401 - registers the ``__any`` lookup the bulk services use
 
         # After every migrate and flush (tests that truncate tables), so the groups always exist.

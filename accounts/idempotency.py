@@ -18,9 +18,9 @@ from django.db import connection, transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.errors import InvalidInput, ServiceError
 from accounts.models import IdempotencyRecord
 from config.api import error_response
+from config.errors import InvalidInput, ServiceError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200

@@ -7,7 +7,7 @@ caller meant.
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from accounts.errors import InvalidAmount
+from config.errors import InvalidAmount
 
 MAX_DIGITS = 28
 DECIMAL_PLACES = 8

@@ -6,6 +6,8 @@ Created by migration 0003 and kept in step after every migrate or flush (a
 
 from __future__ import annotations
 
+from django.contrib.auth.management import create_permissions
+
 OPERATOR_GROUPS: dict[str, list[str]] = {
     "Finance": [
         "accounts.credit_deposit",
@@ -33,15 +35,15 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         "accounts.run_job",
         "accounts.view_jobrun",
         # Markets and the operator price feed (R-MG-01, R-MG-08); positions and orders to investigate.
-        "copytrading.set_mark_price",
-        "copytrading.view_market",
-        "copytrading.add_market",
-        "copytrading.change_market",
-        "copytrading.view_marketchange",
-        "copytrading.view_markprice",
-        "copytrading.view_position",
-        "copytrading.view_positionclose",
-        "copytrading.view_order",
+        "futures.set_mark_price",
+        "futures.view_market",
+        "futures.add_market",
+        "futures.change_market",
+        "futures.view_marketchange",
+        "futures.view_markprice",
+        "futures.view_position",
+        "futures.view_positionclose",
+        "futures.view_order",
         # Lead traders: approve, suspend, reinstate; followings and copy decisions to investigate;
         # the platform's copy settings (R-CT-01, R-CT-14, R-CT-22).
         "copytrading.review_lead_trader",
@@ -62,7 +64,6 @@ def operator_groups_sync(apps) -> None:
 
     ``apps`` is a migration's historical registry or ``django.apps.apps``.
     """
-    from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
         # Permissions are normally created after all migrations; make them exist now.

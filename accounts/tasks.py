@@ -5,7 +5,9 @@ from celery import shared_task
 from accounts.services.audit import ledger_audit_record
 
 
-@shared_task(acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="accounts.ledger_audit", acks_late=True, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5
+)
 def ledger_audit_run(at: str | None = None) -> int:
     """Audit the ledger and store the report; operators are alerted by the log on failure.
 

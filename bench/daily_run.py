@@ -183,10 +183,8 @@ def followings_create(n: int, leads: list[dict], *, seed: int, tag: str, progres
     from accounts.services.accounts import platform_account
     from accounts.services.ledger import Leg, entry_post
     from config.db import copy_insert
-    from copytrading.models import (
+    from copytrading.futures.models import (
         CloseReason,
-        Following,
-        FollowMode,
         MarginMode,
         Market,
         Position,
@@ -194,6 +192,7 @@ def followings_create(n: int, leads: list[dict], *, seed: int, tag: str, progres
         PositionSide,
         PositionStatus,
     )
+    from copytrading.models import Following, FollowMode
 
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
     custody = platform_account(kind=AccountKind.EXTERNAL_CUSTODY)
@@ -474,9 +473,9 @@ def run_benchmark(
 
     from accounts.models import JournalEntry
     from accounts.selectors import ledger_audit
+    from copytrading.futures.services.demo import markets_seed_demo
     from copytrading.models import Following, ShareSettlement
     from copytrading.services import profit_share
-    from copytrading.services.demo import markets_seed_demo
 
     markets_seed_demo()
     tag = f"{seed}-{time.time_ns():x}"

@@ -176,12 +176,19 @@ def run_benchmark(
     from accounts.models import AccountKind
     from accounts.selectors import ledger_audit
     from accounts.services.accounts import platform_account
-    from copytrading import margin as m
-    from copytrading.models import Market, OutboxEvent, Position, PositionClose, PositionStatus, PriceSource
-    from copytrading.services.demo import markets_seed_demo
-    from copytrading.services.leads import lead_follower_slots
-    from copytrading.services.orders import order_place
-    from copytrading.services.prices import mark_price_set
+    from copytrading.futures import margin as m
+    from copytrading.futures.models import (
+        Market,
+        OutboxEvent,
+        Position,
+        PositionClose,
+        PositionStatus,
+        PriceSource,
+    )
+    from copytrading.futures.services.demo import markets_seed_demo
+    from copytrading.futures.services.orders import order_place
+    from copytrading.futures.services.prices import mark_price_set
+    from copytrading.valuation import lead_follower_slots
 
     markets_seed_demo()
     market, other = Market.objects.get(symbol=SYMBOL), Market.objects.get(symbol=OTHER_SYMBOL)

@@ -129,8 +129,9 @@ def followers_create(n: int, lead, other_market, *, seed: int, tag: str, progres
     from accounts.models import AccountKind, LedgerAccount, User
     from accounts.services.accounts import platform_account
     from accounts.services.ledger import Leg, entry_post
-    from copytrading import margin as m
-    from copytrading.models import Following, FollowMode, MarginMode, Position, PositionSide
+    from copytrading.futures import margin as m
+    from copytrading.futures.models import MarginMode, Position, PositionSide
+    from copytrading.models import Following, FollowMode
 
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
     custody = platform_account(kind=AccountKind.EXTERNAL_CUSTODY)
@@ -209,7 +210,7 @@ def followers_create(n: int, lead, other_market, *, seed: int, tag: str, progres
 
 def plan_outcomes(specs: list[dict], order, market, price: Decimal, token_used: Decimal) -> None:
     """Add to each spec the open's expected outcome: reason, or quantity (the token limit taken in id order)."""
-    from copytrading import margin as m
+    from copytrading.futures import margin as m
 
     for sp in sorted(specs, key=lambda s: s["following"]):
         sp["expected_reason"], sp["expected_qty"] = sp["reason"], None

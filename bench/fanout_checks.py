@@ -75,7 +75,8 @@ def _decisions(order_id: int) -> tuple[Counter, dict[int, object]]:
 
 
 def check_open(specs: list[dict], order, market, fees_account_id: int) -> tuple[dict[str, bool], dict]:
-    from copytrading.models import Following, Position, PositionStatus
+    from copytrading.futures.models import Position, PositionStatus
+    from copytrading.models import Following
 
     ids = {sp["following"] for sp in specs}
     counts, decisions = _decisions(order.pk)
@@ -133,7 +134,7 @@ def check_open(specs: list[dict], order, market, fees_account_id: int) -> tuple[
 
 
 def check_close(specs: list[dict], order, market, opened: dict) -> dict[str, bool]:
-    from copytrading.models import CloseReason, Position, PositionClose, PositionStatus
+    from copytrading.futures.models import CloseReason, Position, PositionClose, PositionStatus
 
     ids = {sp["following"] for sp in specs}
     counts, decisions = _decisions(order.pk)

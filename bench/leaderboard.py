@@ -120,7 +120,7 @@ def _r(rng: random.Random, scale: float) -> Decimal:
 
 
 def _sql_of(params: dict) -> tuple[str, list]:
-    from copytrading.selectors_copy import trader_list
+    from copytrading.selectors.traders import trader_list
 
     values = {k: v for k, v in params.items() if k != "exclude_flags"}
     for key in ("min_trading_days",):

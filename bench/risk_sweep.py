@@ -113,7 +113,7 @@ def _spec(i: int, k: int, rng: random.Random, market, p0) -> dict:
     margin, so a long's liquidation price is below 0.9634 P0 and a short's above
     1.035 P0: neither P1 nor the empty ticks (≤ 1.001 P0) reach them; TP/SL sit at ±10 %.
     """
-    from copytrading import margin as m
+    from copytrading.futures import margin as m
 
     doomed = i % 100 == 0 and i // 100 < k
     if doomed:
@@ -186,7 +186,7 @@ def positions_create(n: int, market, *, seed: int, progress: bool) -> list[int]:
     from accounts.models import AccountKind, JournalEntry, LedgerAccount, Posting, User
     from accounts.services.accounts import platform_account
     from accounts.services.ledger import Leg
-    from copytrading.models import MarginMode, Position, PositionSide
+    from copytrading.futures.models import MarginMode, Position, PositionSide
 
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
     k = n // 100
@@ -316,9 +316,9 @@ def _peak_rss():
 def _tick(market, price, log: QueryLog | None = None):
     from django.db import connection
 
-    from copytrading.models import PriceSource
-    from copytrading.services.liquidation import risk_sweep
-    from copytrading.services.prices import mark_price_set
+    from copytrading.futures.models import PriceSource
+    from copytrading.futures.services.liquidation import risk_sweep
+    from copytrading.futures.services.prices import mark_price_set
 
     with connection.execute_wrapper(log) if log else _nothing():
         started = time.perf_counter()
@@ -390,8 +390,8 @@ def run_benchmark(n: int, *, seed: int = 1, progress: bool = False, profile: boo
 
     from accounts.models import JournalEntry
     from accounts.selectors import ledger_audit
-    from copytrading import margin as m
-    from copytrading.models import (
+    from copytrading.futures import margin as m
+    from copytrading.futures.models import (
         CloseReason,
         MarginMode,
         Market,
@@ -400,8 +400,8 @@ def run_benchmark(n: int, *, seed: int = 1, progress: bool = False, profile: boo
         PositionClose,
         PositionStatus,
     )
-    from copytrading.services.demo import markets_seed_demo
-    from copytrading.services.risk import cross_prices, isolated_liquidation_price
+    from copytrading.futures.risk import cross_prices, isolated_liquidation_price
+    from copytrading.futures.services.demo import markets_seed_demo
 
     markets_seed_demo()
     market = Market.objects.get(symbol=SYMBOL)

@@ -8,7 +8,7 @@ from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.errors import ServiceError
+from config.errors import ServiceError
 
 
 class ErrorSerializer(serializers.Serializer):

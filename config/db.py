@@ -11,6 +11,7 @@ from operator import attrgetter
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Lookup
 from django.db.models.base import ModelState
+from psycopg.types.json import Jsonb
 
 
 class AnyOf(Lookup):
@@ -207,7 +208,6 @@ def _value_getter(field: models.Field, *, adding: bool = False) -> Callable[[mod
     they go as they are (psycopg adapts them). JSON is wrapped, choices sent by
     value and ``auto_now`` fields stamped.
     """
-    from psycopg.types.json import Jsonb
 
     if getattr(field, "auto_now", False) or (adding and getattr(field, "auto_now_add", False)):
         return lambda obj: field.pre_save(obj, True)
@@ -231,7 +231,6 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows) -> None:
     if not rows:
         return
     if connection.vendor != "postgresql":
-        from psycopg.types.json import Jsonb
 
         model.objects.bulk_create(
             model(**{c: v.obj if isinstance(v, Jsonb) else v for c, v in zip(columns, row, strict=True)})

@@ -20,13 +20,16 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from accounts.errors import InvalidInput, RuleViolation
 from accounts.models import JobRun, JobRunStatus, JobRunVia, User
+from config.errors import InvalidInput, RuleViolation
+from config.queueing import enqueue_on_commit
 from config.schedules import JOBS, Job, last_fire_utc, next_fire_utc
 
 logger = logging.getLogger(__name__)
@@ -46,7 +49,6 @@ def job_crontab(*, job: Job):
 
     Raises ``RuleViolation`` when an operator moved the job to a schedule that is not a crontab.
     """
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
     task = PeriodicTask.objects.filter(name=job.name).select_related("crontab").first()
     if task is None:
@@ -130,10 +132,8 @@ def job_run_request(*, name: str, at: datetime | None, actor: User | None, reaso
         job=job.name, period=period, at=at, actor=actor, reason=reason, via=via, status=JobRunStatus.QUEUED
     )
     if via == JobRunVia.API:
-        from config.tasks import job_run_execute as execute_task
-
         # On the job's own queue, so a settlement job runs where the scheduled one does.
-        transaction.on_commit(lambda: execute_task.apply_async(kwargs={"run_id": run.pk}, queue=job.queue))
+        enqueue_on_commit("config.job_run_execute", run_id=run.pk, options={"queue": job.queue})
     return run
 
 
@@ -167,11 +167,7 @@ def job_run_execute(*, run_id: int) -> JobRun:
 
 
 def _task_of(job: Job):
-    from config.celery import app
-
-    if job.task not in app.tasks:
-        app.loader.import_default_modules()  # the apps' tasks modules (autodiscovery) and config.tasks
-    return app.tasks[job.task]
+    return current_app.tasks[job.task]  # every app's ready() registers its tasks by name
 
 
 def job_run_list(*, name: str) -> QuerySet[JobRun]:

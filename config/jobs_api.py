@@ -21,10 +21,11 @@ from rest_framework.views import APIView
 
 from accounts.api.permissions import operator_with
 from accounts.api.views import IDEMPOTENCY_HEADER
-from accounts.errors import ServiceError
 from accounts.idempotency import MoneyMovingApi, idempotent
 from accounts.models import JobRunVia
+from config import tasks  # noqa: F401 - registers config.job_run_execute, which job_run_request queues by name
 from config.api import ErrorSerializer
+from config.errors import ServiceError
 from config.jobs import (
     RUN_MONEY_PERMISSION,
     RUN_PERMISSION,

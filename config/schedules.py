@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Job:
 JOBS: tuple[Job, ...] = (
     Job(
         name="ledger-audit",
-        task="accounts.tasks.ledger_audit_run",
+        task="accounts.ledger_audit",
         minute="30",
         hour="0",
         description="Daily proof that the ledger balances (00:30 platform time).",
@@ -49,7 +50,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         name="funding",
-        task="copytrading.tasks.funding_settle",
+        task="futures.funding_settle",
         minute="0",
         hour="0,8,16",
         timezone="UTC",
@@ -59,7 +60,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         name="profit-share-daily",
-        task="copytrading.tasks.profit_share_daily",
+        task="copytrading.profit_share_daily",
         minute="0",
         hour="0",
         queue="settlement",
@@ -68,7 +69,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         name="statistics-daily",
-        task="copytrading.tasks.statistics_daily",
+        task="copytrading.statistics_daily",
         minute="10",
         hour="0",
         queue="settlement",
@@ -76,7 +77,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         name="copy-fanout-reconcile",
-        task="copytrading.tasks.copy_fanout_reconcile_run",
+        task="copytrading.copy_fanout_reconcile",
         minute="*",
         queue="copy",
         description="Fan out again recent lead fills that some followers never got (a lost or failed copy task).",
@@ -85,7 +86,7 @@ JOBS: tuple[Job, ...] = (
     ),
     Job(
         name="outbox-deliver",
-        task="copytrading.tasks.outbox_deliver",
+        task="futures.outbox_deliver",
         minute="*",
         description="Deliver position-closed events a crashed worker left undelivered.",
         has_period=False,
@@ -95,7 +96,6 @@ JOBS: tuple[Job, ...] = (
 
 def crontab_for(*, minute: str, hour: str, day_of_week: str = "*", tz: str | None = None):
     """Get or create the beat crontab row for a time given in ``tz`` (default: platform time)."""
-    from django_celery_beat.models import CrontabSchedule
 
     crontab, _ = CrontabSchedule.objects.get_or_create(
         minute=minute,
@@ -152,7 +152,6 @@ def last_fire_utc(crontab, at: datetime) -> datetime:
 
 def register_schedules(*, reset: bool = False, jobs: tuple[Job, ...] = JOBS) -> list[str]:
     """Create the periodic tasks in ``jobs``; return the names created or reset."""
-    from django_celery_beat.models import PeriodicTask
 
     changed = []
     with transaction.atomic():

@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.api.urls")),
+    path("api/v1/", include("copytrading.futures.api.urls")),
     path("api/v1/", include("copytrading.api.urls")),
     path("api/v1/ops/jobs", jobs_api.JobListApi.as_view(), name="api-ops-jobs"),
     path("api/v1/ops/jobs/<slug:name>/runs", jobs_api.JobRunListCreateApi.as_view(), name="api-ops-job-runs"),

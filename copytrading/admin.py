@@ -1,367 +1,228 @@
-"""Operator screens of copytrading; every write goes through its services.
+"""Operator screens of the copy engine; every decision goes through the services. (R-CT-01, R-CT-14, R-CT-22, R-OP-01)
 
-Markets are configuration: a risk operator edits fee and funding rates and
-switches trading on or off in the list. The mark price is never edited as a
-field: "Set mark price" calls ``mark_price_set``, which records the tick with
-the operator as actor and runs the market's risk sweep. Fields that stored
-liquidation prices and open positions depend on (tick, step, maintenance
-rate, maximum leverage) are fixed once a market exists. Prices, orders,
-positions and closes are read-only. The token follow limit (R-CT-21) is
-editable in the list. The copy engine's screens are in ``admin_copy``.
-(R-MG-01, R-MG-08, R-OP-01)
+Lead traders are approved, rejected, suspended and reinstated by actions that
+ask for a reason, recorded with the operator by ``copytrading.services.leads``.
+Followings and copy decisions are read-only. The platform's copy settings are
+one row, edited in place.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template import engines
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.contrib import admin
+from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
-from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
-from accounts.errors import ServiceError
-from accounts.money import parse_amount
-from copytrading.models import Market, MarketChange, MarkPrice, Order, Position, PositionClose, PriceSource
-from copytrading.selectors import platform_balances
-from copytrading.services.markets import (
-    CREATE_FIELDS,
-    EDITABLE_FIELDS,
-    STRUCTURAL_FIELDS,
-    market_create,
-    market_has_open_positions,
-    market_params_validate,
-    market_update,
-)
-from copytrading.services.prices import mark_price_set
+from accounts.admin import ReadOnlyAdmin
+from accounts.admin_actions import decide_with_reason
+from copytrading.models import CopyDecision, CopySettings, Following, FollowingStatus, LeadTrader, LeadTraderStatus
+from copytrading.services.leads import lead_trader_approve, lead_trader_reject, lead_trader_suspend
 
-SET_MARK_PRICE = "copytrading.set_mark_price"
-VIEW_BALANCES = "accounts.view_ledgeraccount"
-
-_MARK_PRICE_PAGE = engines["django"].from_string(
-    """{% extends "admin/base_site.html" %}
-{% block content %}
-<p>Current mark price of <strong>{{ market.symbol }}</strong>:
-  {{ market.mark_price|default:"none yet" }}{% if market.mark_price_at %} (set {{ market.mark_price_at }}){% endif %}.
-  Price tick {{ market.price_tick }}. The new price is recorded with you as its source and runs the
-  market's liquidation, stop-loss and take-profit checks.</p>
-<form method="post">
-  {% csrf_token %}
-  {{ form.non_field_errors }}
-  <fieldset class="module aligned">
-    {% for field in form %}
-      <div class="form-row">{{ field.errors }}{{ field.label_tag }} {{ field }}
-        {% if field.help_text %}<div class="help">{{ field.help_text }}</div>{% endif %}</div>
-    {% endfor %}
-  </fieldset>
-  <div class="submit-row"><input type="submit" value="Set mark price" class="default"></div>
-</form>
-{% endblock %}"""
-)
-
-_BALANCES_PAGE = engines["django"].from_string(
-    """{% extends "admin/base_site.html" %}
-{% block content %}
-<p>The platform's own ledger accounts: the house (counterparty of every fill), the insurance fund
-  (liquidation fees in, shortfalls out) and fee revenue.</p>
-<table>
-  <thead><tr><th>Account</th><th>Kind</th><th>Balance</th><th>Currency</th></tr></thead>
-  <tbody>
-  {% for account in accounts %}
-    <tr><td>#{{ account.pk }}</td><td>{{ account.get_kind_display }}</td>
-      <td style="text-align:right">{{ account.balance }}</td><td>{{ account.currency }}</td></tr>
-  {% empty %}
-    <tr><td colspan="4">No platform account has been used yet.</td></tr>
-  {% endfor %}
-  </tbody>
-</table>
-{% endblock %}"""
-)
+REVIEW_LEAD_TRADER = "copytrading.review_lead_trader"
 
 
-class MarketListForm(forms.ModelForm):
-    """A market's parameters, checked by the same service as the ops API (the list's inline edits)."""
-
-    class Meta:
-        model = Market
-        fields = [*CREATE_FIELDS]
-
-    def clean(self):
-        cleaned = super().clean()
-        market = self.instance if self.instance.pk else None
-        names = EDITABLE_FIELDS if market else CREATE_FIELDS
-        params = {name: cleaned[name] for name in names if name in cleaned and name in self.changed_data}
-        if market is None:
-            params = {name: cleaned[name] for name in names if cleaned.get(name) is not None}
-        try:
-            market_params_validate(params=params, market=market)
-        except ServiceError as exc:
-            for field, errors in exc.fields.items():
-                self.add_error(field if field in self.fields else None, errors)
-        return cleaned
-
-
-class MarketForm(MarketListForm):
-    """The change form adds why: every change is recorded with its reason."""
-
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), help_text="Why: recorded with the change (R-OP-01)."
+def _lead_decision(modeladmin, request, queryset, *, decide, verb: str, allowed: tuple[str, ...], explanation: str):
+    """Ask for a reason, then decide each selected lead through ``decide``; wrong-state leads are reported."""
+    return decide_with_reason(
+        modeladmin,
+        request,
+        queryset,
+        decide=decide,
+        id_kwarg="lead_id",
+        label=lambda lead: lead.nickname,
+        noun="lead trader(s)",
+        verb=verb,
+        template="admin/copytrading/lead_trader_decision.html",
+        refuse=lambda lead: None if lead.status in allowed else f"is {lead.get_status_display().lower()}; not {verb}.",
+        context={"explanation": explanation},
     )
 
 
-class MarkPriceForm(forms.Form):
-    price = forms.CharField(help_text="USDT, a multiple of the market's price tick.")
-
-    def clean_price(self):
-        try:
-            return parse_amount(self.cleaned_data["price"], field="price")
-        except ServiceError as exc:
-            raise forms.ValidationError(exc.fields["price"][0]) from None
-
-
-class MarketChangeInline(ReadOnlyInline):
-    model = MarketChange
-    fields = ["at", "actor", "reason", "changes"]
-
-
-@admin.register(Market)
-class MarketAdmin(admin.ModelAdmin):
+@admin.register(LeadTrader)
+class LeadTraderAdmin(ReadOnlyAdmin):
     list_display = [
-        "symbol",
-        "mark_price",
-        "mark_price_at",
-        "max_leverage",
-        "maintenance_margin_rate",
-        "taker_fee_rate",
-        "funding_rate",
-        "token_follow_limit",
-        "is_active",
-        "set_price_link",
+        "id",
+        "nickname",
+        "user",
+        "status",
+        "profit_share_ratio",
+        "min_following_amount",
+        "max_followers",
+        "followers",
+        "decided_by",
+        "decided_at",
+        "status_reason",
+        "created_at",
     ]
-    list_display_links = ["symbol"]
-    list_editable = ["taker_fee_rate", "funding_rate", "token_follow_limit", "is_active"]
-    list_filter = ["is_active"]
-    search_fields = ["symbol", "base_asset"]
-    actions = ["set_mark_price"]
-    form = MarketForm
-    inlines = [MarketChangeInline]
-    # Edits made in the list have no reason field; they are recorded as such.
-    LIST_EDIT_REASON = "edited in the market list"
+    list_filter = ["status"]
+    search_fields = ["nickname", "user__email"]
+    list_select_related = ["user", "decided_by"]
+    actions = ["approve", "reject", "suspend", "reinstate"]
 
-    def get_readonly_fields(self, request, obj=None):
-        always = ["mark_price", "mark_price_at"]
-        if obj is None:
-            return always
-        # Open positions and their stored liquidation prices depend on these while any is open.
-        structural = list(STRUCTURAL_FIELDS) if market_has_open_positions(market=obj) else []
-        return ["symbol", "base_asset", *structural, *always]
+    def get_queryset(self, request):
+        live = ~Q(followings__status=FollowingStatus.STOPPED)
+        return super().get_queryset(request).annotate(live_followers=Count("followings", filter=live))
+
+    @admin.display(description="followers", ordering="live_followers")
+    def followers(self, obj: LeadTrader) -> int:
+        return obj.live_followers
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm(REVIEW_LEAD_TRADER)
+
+    @admin.action(description="Approve selected applications", permissions=["review"])
+    def approve(self, request, queryset):
+        return _lead_decision(
+            self,
+            request,
+            queryset,
+            decide=lead_trader_approve,
+            verb="approved",
+            allowed=(LeadTraderStatus.PENDING,),
+            explanation="Approved lead traders can be followed and their fills are copied.",
+        )
+
+    @admin.action(description="Reject selected applications", permissions=["review"])
+    def reject(self, request, queryset):
+        return _lead_decision(
+            self,
+            request,
+            queryset,
+            decide=lead_trader_reject,
+            verb="rejected",
+            allowed=(LeadTraderStatus.PENDING,),
+            explanation="Rejected applicants are never listed or copied.",
+        )
+
+    @admin.action(description="Suspend selected lead traders", permissions=["review"])
+    def suspend(self, request, queryset):
+        return _lead_decision(
+            self,
+            request,
+            queryset,
+            decide=lead_trader_suspend,
+            verb="suspended",
+            allowed=(LeadTraderStatus.APPROVED,),
+            explanation="Suspended lead traders take no new followers and their new opens are not copied.",
+        )
+
+    @admin.action(description="Reinstate selected suspended lead traders", permissions=["review"])
+    def reinstate(self, request, queryset):
+        return _lead_decision(
+            self,
+            request,
+            queryset,
+            decide=lead_trader_approve,
+            verb="reinstated",
+            allowed=(LeadTraderStatus.SUSPENDED,),
+            explanation="Reinstated lead traders are approved again: listed, followed and copied.",
+        )
+
+
+@admin.register(Following)
+class FollowingAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "follower",
+        "lead",
+        "mode",
+        "status",
+        "stop_method",
+        "invested",
+        "sub_account",
+        "started_at",
+        "stopped_at",
+    ]
+    list_filter = ["status", "mode", "stop_method"]
+    search_fields = ["follower__email", "lead__nickname"]
+    list_select_related = ["follower", "lead", "sub_account__owner"]
+
+
+@admin.register(CopyDecision)
+class CopyDecisionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "lead_order",
+        "following",
+        "followed",
+        "reason",
+        "is_close",
+        "qty",
+        "price",
+        "margin",
+        "leverage",
+        "margin_mode",
+        "position",
+        "created_at",
+    ]
+    list_filter = ["reason", "followed", "is_close"]
+    search_fields = ["following__follower__email", "following__lead__nickname"]
+    list_select_related = ["lead_order", "following"]
+    # The table grows by one row per follower per lead fill: skip the full count.
+    show_full_result_count = False
+
+
+class CopySettingsForm(forms.ModelForm):
+    class Meta:
+        model = CopySettings
+        fields = ["max_profit_share_ratio", "min_following_amount", "frequency_limit_seconds", "follower_slot_tiers"]
+        help_texts = {
+            "max_profit_share_ratio": "Ceiling of a lead's profit-share ratio in ordinary following, above 0 and ≤ 1.",
+            "min_following_amount": "A following's first transfer is at least this (USDT, above 0).",
+            "frequency_limit_seconds": "A lead open within this many seconds of its previous open is not copied.",
+            "follower_slot_tiers": (
+                "[[minimum futures equity, follower slots], …] by ascending equity; below the first: no slots."
+            ),
+        }
+
+    def clean_max_profit_share_ratio(self):
+        ratio = self.cleaned_data["max_profit_share_ratio"]
+        if not Decimal(0) < ratio <= Decimal(1):
+            raise forms.ValidationError("must be above 0 and at most 1")
+        return ratio
+
+    def clean_min_following_amount(self):
+        amount = self.cleaned_data["min_following_amount"]
+        if amount <= 0:
+            raise forms.ValidationError("must be above 0")
+        return amount
+
+    def clean_follower_slot_tiers(self):
+        tiers = self.cleaned_data["follower_slot_tiers"]
+        message = "must be a list of [minimum equity, slots] pairs of non-negative whole numbers, equity ascending"
+        if not isinstance(tiers, list) or not tiers:
+            raise forms.ValidationError(message)
+        previous = None
+        for tier in tiers:
+            if (
+                not isinstance(tier, list)
+                or len(tier) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in tier)
+                or (previous is not None and tier[0] <= previous)
+            ):
+                raise forms.ValidationError(message)
+            previous = tier[0]
+        return tiers
+
+
+@admin.register(CopySettings)
+class CopySettingsAdmin(admin.ModelAdmin):
+    """One row: the list opens it directly."""
+
+    form = CopySettingsForm
+    list_display = ["__str__", "max_profit_share_ratio", "min_following_amount", "frequency_limit_seconds"]
+
+    def has_add_permission(self, request):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_changelist_form(self, request, **kwargs):
-        kwargs.setdefault("form", MarketListForm)  # the list edits rates only, without a reason field
-        return super().get_changelist_form(request, **kwargs)
-
-    def save_model(self, request, obj, form, change):
-        reason = form.cleaned_data.get("reason") or self.LIST_EDIT_REASON
-        if not change:
-            values = form.cleaned_data
-            params = {name: values[name] for name in CREATE_FIELDS if values.get(name) is not None}
-            obj.pk = market_create(params=params, actor=request.user, reason=reason).pk
-            return
-        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
-        market_update(market=obj, changes=changes, actor=request.user, reason=reason)
-
-    def has_set_mark_price_permission(self, request) -> bool:
-        return request.user.has_perm(SET_MARK_PRICE)
-
-    @admin.display(description="")
-    def set_price_link(self, obj: Market):
-        url = reverse("admin:copytrading_market_set_mark_price", args=[obj.pk])
-        return format_html('<a href="{}">Set mark price</a>', url)
-
-    @admin.action(description="Set mark price of the selected market", permissions=["set_mark_price"])
-    def set_mark_price(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one market to set its mark price.", messages.WARNING)
-            return None
-        market = queryset.get()
-        return HttpResponseRedirect(reverse("admin:copytrading_market_set_mark_price", args=[market.pk]))
-
-    def get_urls(self):
-        own = [
-            path(
-                "<int:market_id>/mark-price/",
-                self.admin_site.admin_view(self.mark_price_view),
-                name="copytrading_market_set_mark_price",
-            ),
-            path(
-                "platform-balances/",
-                self.admin_site.admin_view(self.balances_view),
-                name="copytrading_market_platform_balances",
-            ),
-        ]
-        return [*own, *super().get_urls()]
-
     def changelist_view(self, request, extra_context=None):
-        if (
-            request.method == "GET"
-            and self.has_view_or_change_permission(request)
-            and request.user.has_perm(VIEW_BALANCES)
-        ):
-            summary = format_html_join(
-                " · ", "{}: {} {}", ((a.get_kind_display(), a.balance, a.currency) for a in platform_balances())
-            )
-            link = reverse("admin:copytrading_market_platform_balances")
-            self.message_user(
-                request, format_html('Platform balances — {} (<a href="{}">details</a>)', summary, link), messages.INFO
-            )
-        return super().changelist_view(request, extra_context)
-
-    def mark_price_view(self, request: HttpRequest, market_id: int):
-        if not request.user.has_perm(SET_MARK_PRICE):
-            raise PermissionDenied
-        market = get_object_or_404(Market, pk=market_id)
-        form = MarkPriceForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                tick = mark_price_set(
-                    market=market,
-                    price=form.cleaned_data["price"],
-                    source=PriceSource.OPERATOR,
-                    actor_id=request.user.pk,
-                )
-            except ServiceError as exc:
-                for field, errors in exc.fields.items():
-                    form.add_error(field if field in form.fields else None, errors)
-                if not exc.fields:
-                    form.add_error(None, exc.detail)
-            else:
-                self.message_user(
-                    request, f"{market.symbol} mark price set to {tick.price} (tick #{tick.pk}).", messages.SUCCESS
-                )
-                return HttpResponseRedirect(reverse("admin:copytrading_market_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Set the mark price of {market.symbol}",
-            "form": form,
-            "market": market,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, _MARK_PRICE_PAGE, context)
-
-    def balances_view(self, request: HttpRequest):
-        if not request.user.has_perm(VIEW_BALANCES):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Platform balances: house, insurance fund, fee revenue",
-            "accounts": platform_balances(),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, _BALANCES_PAGE, context)
-
-
-@admin.register(MarkPrice)
-class MarkPriceAdmin(ReadOnlyAdmin):
-    list_display = ["id", "market", "price", "source", "actor", "at"]
-    list_filter = ["market", "source"]
-    list_select_related = ["market", "actor"]
-    date_hierarchy = "at"
-
-
-class PositionCloseInline(ReadOnlyInline):
-    model = PositionClose
-    fields = ["created_at", "reason", "qty", "price", "realised_pnl", "fee", "funding", "margin_lost", "order"]
-    show_change_link = True
-
-
-@admin.register(Position)
-class PositionAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "owner",
-        "account",
-        "market",
-        "side",
-        "qty",
-        "entry_price",
-        "leverage",
-        "margin_mode",
-        "margin",
-        "liquidation_price",
-        "take_profit_price",
-        "stop_loss_price",
-        "status",
-        "opened_at",
-    ]
-    list_filter = ["market", "status", "side", "margin_mode", "auto_add_margin"]
-    search_fields = ["account__owner__email"]
-    list_select_related = ["market", "account__owner"]
-    inlines = [PositionCloseInline]
-
-    @admin.display(description="owner", ordering="account__owner__email")
-    def owner(self, obj: Position):
-        return obj.account.owner
-
-
-@admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "owner",
-        "account",
-        "market",
-        "side",
-        "reduce_only",
-        "requested_qty",
-        "filled_qty",
-        "price",
-        "leverage",
-        "margin_mode",
-        "status",
-        "fee",
-        "realised_pnl",
-        "position",
-        "created_at",
-    ]
-    list_filter = ["market", "status", "side", "margin_mode", "reduce_only"]
-    search_fields = ["account__owner__email", "idempotency_key"]
-    list_select_related = ["market", "account__owner", "position"]
-
-    @admin.display(description="owner", ordering="account__owner__email")
-    def owner(self, obj: Order):
-        return obj.account.owner
-
-
-@admin.register(PositionClose)
-class PositionCloseAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "position",
-        "market",
-        "reason",
-        "qty",
-        "price",
-        "realised_pnl",
-        "fee",
-        "funding",
-        "margin_lost",
-        "liquidation_fee",
-        "created_at",
-    ]
-    list_filter = ["reason", "position__market", "position__margin_mode"]
-    search_fields = ["position__account__owner__email"]
-    list_select_related = ["position__market"]
-
-    @admin.display(description="market", ordering="position__market__symbol")
-    def market(self, obj: PositionClose):
-        return obj.position.market
-
-
-from copytrading import admin_copy  # noqa: E402, F401 - registers the copy engine's screens
+        if not self.has_view_or_change_permission(request):
+            return super().changelist_view(request, extra_context)
+        row = CopySettings.current()
+        return HttpResponseRedirect(reverse("admin:copytrading_copysettings_change", args=[row.pk]))

@@ -2,13 +2,16 @@ from django.apps import AppConfig
 
 
 class CopytradingConfig(AppConfig):
+    """The copy engine: lead traders, followings, the fan-out, the guardian, profit share, loans, statistics.
+
+    It uses the futures venue (``copytrading.futures``) through its services, and
+    listens to it: a lead's fill, a sweep of guarded copies, a closed position.
+    """
+
     name = "copytrading"
-    verbose_name = "Futures and copy trading"
+    verbose_name = "Copy trading"
 
     def ready(self) -> None:
-        from accounts import hooks
-        from copytrading import consumers  # noqa: F401 - registers the event consumers
-        from copytrading.services.wallet import wallet_changed, wallet_withdrawable
+        from copytrading import consumers, listeners, tasks  # noqa: F401 - registers consumers and Celery tasks
 
-        hooks.register_withdrawable(wallet_withdrawable)
-        hooks.register_balance_changed(wallet_changed)
+        listeners.register()

@@ -1,8 +1,15 @@
-"""This app's own consumers of "position closed" events."""
+"""The copy engine's consumers of the venue's "position closed" events (``copytrading.futures.events``)."""
 
 from __future__ import annotations
 
-from copytrading.events import register_consumer
+from decimal import Decimal
+
+from accounts.lock_objects import lock_accounts
+from copytrading.futures.events import register_consumer
+from copytrading.models import Following, FollowingStatus, LeadTrader
+from copytrading.services.followings import following_finish_if_flat
+from copytrading.services.loans import loan_owed, loan_repay
+from copytrading.services.statistics import following_stats_refresh, trader_stats_refresh
 
 
 @register_consumer("copytrading.following_finish")
@@ -10,9 +17,6 @@ def following_finish_on_close(payload: dict) -> None:
     """A copy position closed: a following stopping by "follow the trader to close" may now be flat (R-CT-17)."""
     if not payload.get("full") or not payload.get("slot"):
         return
-    from copytrading.models import Following, FollowingStatus
-    from copytrading.services.followings import following_finish_if_flat
-
     following = Following.objects.filter(pk=payload["slot"], status=FollowingStatus.STOPPING).first()
     if following is not None:
         following_finish_if_flat(following=following)
@@ -21,14 +25,8 @@ def following_finish_on_close(payload: dict) -> None:
 @register_consumer("copytrading.loan_repayment")
 def loan_repay_on_profit(payload: dict) -> None:
     """A copy closed at a profit: it repays the following's loan first (R-PS-08)."""
-    from decimal import Decimal
-
     if not payload.get("slot") or Decimal(payload["realised_pnl"]) <= 0:
         return
-    from accounts.lock_objects import lock_accounts
-    from copytrading.models import Following
-    from copytrading.services.loans import loan_owed, loan_repay
-
     following = Following.objects.filter(pk=payload["slot"]).select_related("sub_account").first()
     if following is None or loan_owed(following) <= 0:
         return
@@ -43,9 +41,6 @@ def loan_repay_on_profit(payload: dict) -> None:
 @register_consumer("copytrading.statistics")
 def statistics_on_close(payload: dict) -> None:
     """Keep the stored statistics current between daily runs: the closing following's, or the lead's own."""
-    from copytrading.models import LeadTrader
-    from copytrading.services.stats import following_stats_refresh, trader_stats_refresh
-
     if payload.get("slot"):
         following_stats_refresh([payload["slot"]])
         return

@@ -65,7 +65,7 @@ class MarketFactory(factory.django.DjangoModelFactory):
     """BTCUSDT-like defaults: tick 0.01, step 0.001, 0.06 % taker fee, 0.5 % maintenance."""
 
     class Meta:
-        model = "copytrading.Market"
+        model = "futures.Market"
         django_get_or_create = ("symbol",)
 
     symbol = "BTCUSDT"

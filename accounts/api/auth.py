@@ -9,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts.errors import ServiceError
 from accounts.services.users import user_register
 from config.api import ErrorSerializer
+from config.errors import ServiceError
 
 
 class UserOutputSerializer(serializers.Serializer):

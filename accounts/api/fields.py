@@ -4,8 +4,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.errors import InvalidAmount
 from accounts.money import parse_amount
+from config.errors import InvalidAmount
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d{1,20}(\.\d{1,8})?$", "example": "100.50"})

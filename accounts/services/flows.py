@@ -11,12 +11,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.errors import IdempotencyConflict, InvalidInput, InvalidState
 from accounts.lock_objects import lock_accounts, lock_withdrawal
 from accounts.models import AccountKind, JournalEntry, User, Withdrawal, WithdrawalStatus
 from accounts.money import parse_amount
 from accounts.services.accounts import account_open, platform_account
 from accounts.services.ledger import hold_capture, hold_place, hold_release, transfer_guarded, transfer_post
+from config.errors import IdempotencyConflict, InvalidInput, InvalidState
 
 TRANSFERABLE_KINDS = (AccountKind.SPOT, AccountKind.FUTURES)
 

@@ -21,11 +21,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import hooks
-from accounts.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidState
 from accounts.lock_objects import lock_accounts, lock_hold
 from accounts.models import Hold, HoldStatus, JournalEntry, LedgerAccount, Posting
 from accounts.money import ZERO, parse_amount
 from config.db import bulk_update_rows, copy_rows
+from config.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidState
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from accounts.errors import InvalidInput, ServiceError
 from accounts.models import User
 from accounts.services.accounts import user_open_default_accounts
+from config.errors import InvalidInput, ServiceError
 
 
 def user_register(*, email: str, password: str) -> User:

@@ -34,7 +34,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "accounts",
+    # The copy engine before the venue it builds on: its simulate_market (with the demo's lead trades) wins.
     "copytrading",
+    "copytrading.futures",
     "vouchers",
     "protection",
 ]

@@ -1,4 +1,8 @@
-"""Futures venue and copy trading data. Split by concern; import from here."""
+"""The copy engine's data: lead traders, followings, decisions, settlements and statistics.
+
+Split by concern; import from here. The venue's data (markets, orders,
+positions) is ``copytrading.futures.models``.
+"""
 
 from copytrading.models.copy import (
     CopyDecision,
@@ -14,24 +18,9 @@ from copytrading.models.copy import (
     ShareSettlement,
     StopMethod,
 )
-from copytrading.models.events import OutboxDelivery, OutboxEvent
-from copytrading.models.markets import MarginMode, Market, MarketChange, MarketSetting, MarkPrice, PriceSource
-from copytrading.models.stats import EquitySnapshot, FollowingStats, SnapshotKind, TraderStats
-from copytrading.models.trading import (
-    CloseReason,
-    FundingRun,
-    Order,
-    OrderStatus,
-    Position,
-    PositionClose,
-    PositionSide,
-    PositionStatus,
-    RiskSweep,
-    Side,
-)
+from copytrading.models.statistics import EquitySnapshot, FollowingStats, SnapshotKind, TraderStats
 
 __all__ = [
-    "CloseReason",
     "CopyDecision",
     "CopySettings",
     "EquitySnapshot",
@@ -39,29 +28,12 @@ __all__ = [
     "Following",
     "FollowingStats",
     "FollowingStatus",
-    "FundingRun",
     "LeadTrader",
     "LeadTraderStatus",
     "LeverageChoice",
-    "MarginMode",
-    "MarkPrice",
-    "Market",
-    "MarketChange",
-    "MarketSetting",
     "ModeChoice",
     "NotFollowedReason",
-    "Order",
-    "OrderStatus",
-    "OutboxDelivery",
-    "OutboxEvent",
-    "Position",
-    "PositionClose",
-    "PositionSide",
-    "PositionStatus",
-    "PriceSource",
-    "RiskSweep",
     "ShareSettlement",
-    "Side",
     "SnapshotKind",
     "StopMethod",
     "TraderStats",

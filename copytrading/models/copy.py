@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import LedgerAccount, MoneyField
-from copytrading.models.trading import Order, Position
+from copytrading.futures.models.trading import Order, Position
 
 
 def RatioField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class

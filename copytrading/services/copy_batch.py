@@ -21,24 +21,20 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.money import ZERO
-from config.db import bulk_update_rows, copy_insert, copy_rows, rows_to_instances
-from copytrading.lock_objects import lock_books_for
+from config.db import bulk_update_rows, copy_rows, rows_to_instances
+from copytrading.futures.lock_objects import lock_books_for
+from copytrading.futures.models import Market, Position, PositionStatus
+from copytrading.futures.risk import cross_prices_apply
+from copytrading.futures.services.bulk import closes_write, positions_write
 from copytrading.models import (
     CopyDecision,
     CopySettings,
     Following,
     FollowingStatus,
     LeadTrader,
-    Market,
     NotFollowedReason,
-    Position,
-    PositionClose,
-    PositionStatus,
 )
 from copytrading.services.copy_decide import DECISION_COLUMNS, Context, LeadFill, Sub, decide
-from copytrading.services.fills import POSITION_CLOSE_FIELDS
-from copytrading.services.outbox import events_write
-from copytrading.services.risk import cross_prices_apply
 
 # The advisory-lock class of the token follow limit (R-CT-21): (class, market id).
 TOKEN_LIMIT_LOCK = 21
@@ -66,10 +62,6 @@ FOLLOWING_COLUMNS = (
     "max_position_value",
     "diverse_margin",
     "diverse_multiple",
-)
-# Everything a copy open, add or close may change on an existing position.
-POSITION_WRITE_FIELDS = sorted(
-    {*POSITION_CLOSE_FIELDS, "entry_price", "stop_loss_price", "take_profit_price", "leverage", "guarded"}
 )
 
 
@@ -142,9 +134,7 @@ def batch_execute(fill: LeadFill, following_ids: list[int], *, token_locked: boo
             projected = _Projected(balance=wallet.balance + ctx.moves.net(wallet.pk), held=wallet.held)
             for p in cross_prices_apply(projected, sub.positions):
                 touched[id(p)] = p
-        updated = [p for p in touched.values() if p.pk is not None]  # before the new ones get their ids
-        copy_insert(Position, [p for p in touched.values() if p.pk is None], assign_ids=True)
-        bulk_update_rows(Position, updated, POSITION_WRITE_FIELDS)
+        positions_write(positions=touched.values())
         now = timezone.now()
         copy_rows(CopyDecision, DECISION_COLUMNS, (d.row(now) for d in ctx.decisions))
         if ctx.pairs_added:
@@ -155,12 +145,9 @@ def batch_execute(fill: LeadFill, following_ids: list[int], *, token_locked: boo
             kind="copy_fill",
             key=f"copy:{fill.order.pk}:{followings[0].pk}-{followings[-1].pk}",
             reference=f"order:{fill.order.pk}",
-            locked={a.pk: a for b in books.values() for a in (b.wallet, b.margin)},
+            locked={a.pk: a for b in books.values() for a in b.accounts()},
         )
-        for close in ctx.closes:
-            close.entry = entry
-        copy_insert(PositionClose, ctx.closes, assign_ids=True)
-        events_write(ctx.closes)
+        closes_write(closes=ctx.closes, entry=entry)
         return len(ctx.decisions)
 
 

@@ -13,26 +13,28 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from accounts.money import ZERO, quantize
-from copytrading import margin as m
-from copytrading.lock_objects import Book
-from copytrading.models import (
+from copytrading.futures import margin as m
+from copytrading.futures.lock_objects import Book
+from copytrading.futures.models import (
     CloseReason,
-    CopySettings,
-    Following,
-    FollowingStatus,
-    FollowMode,
-    LeverageChoice,
     MarginMode,
     Market,
-    ModeChoice,
-    NotFollowedReason,
     Order,
     Position,
     PositionClose,
     PositionStatus,
 )
-from copytrading.services.fills import Movements, Platform, close_fill, open_fill, wallet_free
-from copytrading.services.risk import cross_state, unrealised
+from copytrading.futures.risk import cross_state, unrealised
+from copytrading.futures.services.fills import Movements, Platform, close_fill, open_fill, wallet_free
+from copytrading.models import (
+    CopySettings,
+    Following,
+    FollowingStatus,
+    FollowMode,
+    LeverageChoice,
+    ModeChoice,
+    NotFollowedReason,
+)
 
 # Followings per transaction. Each batch costs about a dozen statements whatever
 # its size; 1,000 keeps the statements' parameter lists and lock time moderate.

@@ -43,29 +43,21 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.errors import ServiceError
 from accounts.models import AccountKind, User
 from accounts.services.accounts import account_open
-from copytrading.models import (
-    FollowMode,
-    LeadTrader,
-    LeadTraderStatus,
-    Market,
-    Order,
-    Position,
-    PositionStatus,
-    PriceSource,
-    Side,
-)
-from copytrading.services.demo import price_feed
+from config.clock import platform_today
+from config.errors import ServiceError
+from copytrading.futures.models import Market, Order, Position, PositionStatus, PriceSource, Side
+from copytrading.futures.services.demo import price_feed
+from copytrading.futures.services.market_settings import market_setting_set
+from copytrading.futures.services.orders import order_place
+from copytrading.futures.services.positions import position_close
+from copytrading.models import FollowMode, LeadTrader, LeadTraderStatus
 from copytrading.services.fanout import copy_fanout
 from copytrading.services.followings import following_start
-from copytrading.services.leads import lead_futures_equity, lead_trader_apply, lead_trader_approve
-from copytrading.services.market_settings import market_setting_set
-from copytrading.services.orders import order_place
-from copytrading.services.positions import position_close
-from copytrading.services.stats import equity_snapshots_take, following_stats_refresh, trader_stats_refresh
-from copytrading.services.time import platform_today
+from copytrading.services.leads import lead_trader_apply, lead_trader_approve
+from copytrading.services.statistics import equity_snapshots_take, following_stats_refresh, trader_stats_refresh
+from copytrading.valuation import lead_futures_equity
 
 logger = logging.getLogger(__name__)
 

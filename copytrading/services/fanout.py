@@ -23,17 +23,12 @@ from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from accounts.models import AccountKind, LedgerAccount
-from copytrading import margin as m
-from copytrading.lock_objects import lock_books
-from copytrading.models import (
-    CopyDecision,
-    Following,
-    FollowingStatus,
-    LeadTrader,
-    Order,
-    Position,
-    PositionStatus,
-)
+from config.queueing import enqueue_on_commit
+from copytrading.futures import margin as m
+from copytrading.futures.lock_objects import lock_books
+from copytrading.futures.models import Order, Position, PositionStatus
+from copytrading.futures.services.orders import equity_before
+from copytrading.models import CopyDecision, Following, FollowingStatus, LeadTrader
 from copytrading.services.copy_batch import TokenLimitMoved, batch_execute
 from copytrading.services.copy_decide import LeadFill, lead_fill
 
@@ -67,11 +62,8 @@ def copy_fanout_dispatch(*, lead_order_id: int) -> int:
     if len(batches) == 1:
         fanout_batch(fill, batches[0])
         return 1
-    from copytrading.tasks import copy_fanout_batch_run
-
     for ids in batches:
-        args = (lead_order_id, ids[0], ids[-1])
-        transaction.on_commit(lambda args=args: copy_fanout_batch_run.delay(*args))
+        enqueue_on_commit("copytrading.copy_fanout_batch", lead_order_id, ids[0], ids[-1])
     return len(batches)
 
 
@@ -219,8 +211,6 @@ def _undecided(followings, order_id: int, created_at: datetime):
 
 def copy_existing(*, following: Following) -> int:
     """Replicate the lead's open positions at the current mark for a new following ("follow existing")."""
-    from copytrading.services.orders import lead_equity_before
-
     lead_wallet = LedgerAccount.objects.get(owner_id=following.lead.user_id, kind=AccountKind.FUTURES)
     copied = 0
     for position in Position.objects.filter(account=lead_wallet, slot=0, status=PositionStatus.OPEN).select_related(
@@ -231,7 +221,7 @@ def copy_existing(*, following: Following) -> int:
             continue
         with transaction.atomic():
             book = lock_books([lead_wallet])[lead_wallet.pk]
-            order.lead_equity = lead_equity_before(book, position.market)
+            order.lead_equity = equity_before(book)
         fill = LeadFill(
             order=order,
             market=position.market,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from accounts.errors import InvalidAmount, InvalidInput
 from accounts.money import parse_amount
-from copytrading.models import FollowMode, LeverageChoice, Market, ModeChoice
+from config.errors import InvalidAmount, InvalidInput
+from copytrading.futures.models import Market
+from copytrading.models import FollowMode, LeverageChoice, ModeChoice
 
 SLIPPAGE_MIN, SLIPPAGE_MAX = Decimal("0.001"), Decimal("0.03")
 FIXED_LEVERAGE_MAX = 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -9,29 +10,24 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from accounts import hooks
-from accounts.errors import InsufficientFunds, InvalidInput, InvalidState, RuleViolation
+from accounts import hooks as account_hooks
 from accounts.lock_objects import lock_accounts
 from accounts.models import AccountKind, JournalEntry, LedgerAccount, User
 from accounts.money import parse_amount
 from accounts.services.accounts import account_open
 from accounts.services.ledger import transfer_guarded, transfer_post
-from copytrading.models import (
-    CloseReason,
-    CopySettings,
-    Following,
-    FollowingStatus,
-    FollowMode,
-    LeadTrader,
-    Position,
-    PositionStatus,
-    StopMethod,
-)
+from config.errors import InsufficientFunds, InvalidInput, InvalidState, RuleViolation
+from copytrading import hooks
+from copytrading.futures.models import CloseReason, Position, PositionStatus
+from copytrading.futures.risk import account_equity, cross_prices, isolated_liquidation_price, margin_balance
+from copytrading.futures.services.bulk import slot_guard_set
+from copytrading.futures.services.positions import position_close
+from copytrading.models import CopySettings, Following, FollowingStatus, FollowMode, LeadTrader, StopMethod
+from copytrading.services.fanout import copy_existing
 from copytrading.services.follow_settings import settings_validate
-from copytrading.services.leads import lead_follower_slots
 from copytrading.services.loans import loan_draw, loan_room
 from copytrading.services.profit_share import WithdrawalPlan, share_freeze, share_settle, withdrawal_plan
-from copytrading.services.risk import account_equity, margin_balance
+from copytrading.valuation import following_net_value, lead_follower_slots
 
 SOURCE_KINDS = (AccountKind.SPOT, AccountKind.FUTURES)
 
@@ -91,8 +87,6 @@ def following_start(
         )
         _transfer_in(following, source_account, amount, key)
     if following.follow_existing:
-        from copytrading.services.fanout import copy_existing
-
         copy_existing(following=following)
     return following
 
@@ -125,7 +119,7 @@ def following_update_settings(*, following: Following, changes: dict) -> Followi
             setattr(following, name, value)
         following.save(update_fields=list(clean))
         guarded = bool(following.guardian_max_loss or following.guardian_min_net_value)
-        Position.objects.filter(slot=following.pk, status=PositionStatus.OPEN).update(guarded=guarded)
+        slot_guard_set(slot=following.pk, guarded=guarded)
     return following
 
 
@@ -178,15 +172,14 @@ def following_withdraw(
         wallet = lock_accounts([following.sub_account_id, spot.pk])[following.sub_account_id]
         positions = list(Position.objects.filter(account=wallet, status=PositionStatus.OPEN).select_related("market"))
         if following.mode == FollowMode.DIVERSE:
-            from copytrading.services.guardian import following_net_value
 
             equity, available = (
                 following_net_value(following),
-                min(hooks.withdrawable(wallet), _diverse_share(following)),
+                min(account_hooks.withdrawable(wallet), _diverse_share(following)),
             )
         else:
             equity = account_equity(wallet, margin_balance(wallet), positions)
-            available = hooks.withdrawable(wallet)
+            available = account_hooks.withdrawable(wallet)
         plan = withdrawal_plan(following=following, amount=amount, equity=equity, available=available)
         cash = max(available - plan.freeze, Decimal(0))
         if amount > cash:  # R-PS-08: the part beyond cash may be lent against positive unrealised PnL
@@ -222,10 +215,6 @@ def following_withdraw(
 
 def _prices_after(wallet: LedgerAccount, positions: list[Position], leaving: Decimal) -> dict[int, Decimal | None]:
     """Estimated liquidation prices once ``leaving`` has left the wallet (isolated ones do not move)."""
-    from copy import copy
-
-    from copytrading.services.risk import cross_prices, isolated_liquidation_price
-
     after = copy(wallet)
     after.balance -= leaving
     cross = [p for p in positions if p.margin_mode == "cross"]
@@ -245,8 +234,6 @@ def following_stop(
     """
     if method not in StopMethod.values:
         raise InvalidInput("method", f"must be one of {', '.join(StopMethod.values)}")
-    from copytrading.services.positions import position_close
-
     with transaction.atomic():
         following = Following.objects.select_for_update().get(pk=following.pk)
         if following.status == FollowingStatus.STOPPED:
@@ -290,12 +277,12 @@ def following_finish_if_flat(*, following: Following) -> Following:
             )
         following.status, following.stopped_at = FollowingStatus.STOPPED, timezone.now()
         following.save(update_fields=["status", "stopped_at"])
+        hooks.following_stopped(following=following)
     return following
 
 
 def _diverse_share(following: Following) -> Decimal:
     """A Diverse following's own part of the shared pool, less the margin of its open copies."""
-    from copytrading.services.guardian import following_net_value
 
     open_margin = Position.objects.filter(slot=following.pk, status=PositionStatus.OPEN).aggregate(m=Sum("margin"))[
         "m"

@@ -7,9 +7,9 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.errors import InvalidInput, InvalidState, RuleViolation
-from accounts.models import AccountKind, LedgerAccount, User
+from accounts.models import User
 from accounts.money import ZERO, parse_amount
+from config.errors import InvalidInput, InvalidState, RuleViolation
 from copytrading.models import (
     CopySettings,
     Following,
@@ -17,23 +17,6 @@ from copytrading.models import (
     LeadTrader,
     LeadTraderStatus,
 )
-from copytrading.services.risk import wallet_equity
-
-
-def lead_futures_equity(*, lead: LeadTrader) -> Decimal:
-    """The lead's futures equity: balance, isolated margin and unrealised PnL."""
-    wallet = LedgerAccount.objects.filter(owner_id=lead.user_id, kind=AccountKind.FUTURES).first()
-    if wallet is None:
-        return ZERO
-    return wallet_equity(wallet)
-
-
-def lead_follower_slots(*, lead: LeadTrader) -> int:
-    """Follower slots: the platform's equity tiers, capped by the lead's own limit (R-CT-22)."""
-    slots = CopySettings.current().slots_for(lead_futures_equity(lead=lead))
-    if lead.max_followers is not None:
-        slots = min(slots, lead.max_followers)
-    return slots
 
 
 def _validated_ratio(value: object) -> Decimal:

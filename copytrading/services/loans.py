@@ -17,13 +17,14 @@ from decimal import ROUND_UP, Decimal
 
 from django.db import transaction
 
-from accounts.errors import RuleViolation
 from accounts.models import AccountKind, JournalEntry, LedgerAccount
 from accounts.money import ZERO, quantize
 from accounts.services.accounts import platform_account
 from accounts.services.ledger import transfer_post
-from copytrading.models import CopySettings, Following, FollowMode, Position
-from copytrading.services.risk import cross_state, mark_of, unrealised
+from config.errors import RuleViolation
+from copytrading.futures.models import Position
+from copytrading.futures.risk import cross_state, mark_of, unrealised
+from copytrading.models import CopySettings, Following, FollowMode
 
 
 def loan_account(following: Following) -> LedgerAccount:

@@ -17,7 +17,7 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Sum
+from django.db.models import Exists, OuterRef
 
 from accounts.lock_objects import lock_accounts
 from accounts.models import AccountKind, LedgerAccount
@@ -25,33 +25,16 @@ from accounts.money import ZERO, quantize
 from accounts.services.accounts import account_open
 from accounts.services.ledger import transfer_post
 from config.db import bulk_update_rows, copy_insert
-from copytrading.models import Following, Position, PositionClose, PositionStatus, ShareSettlement
-from copytrading.services.fills import Movements
+from copytrading.futures.models import Position, PositionStatus
+from copytrading.futures.services.fills import Movements
+from copytrading.models import Following, ShareSettlement
+from copytrading.valuation import following_net_result, frozen_amount, net_results, share_pending
 
 FREEZE_SHARE_OF_REMAINING = Decimal("0.30")  # R-PS-03: freeze when pending > 30 % of what remains
 
 
-def following_net_result(following: Following) -> Decimal:
-    """C: realised PnL − fees − funding of every copy this following made (open positions' realised parts too)."""
-    return _net_results([following])[following.pk]
-
-
-def share_pending(following: Following, net_result: Decimal | None = None) -> Decimal:
-    """ratio × max(0, C − H), rounded down."""
-    c = following_net_result(following) if net_result is None else net_result
-    gain = max(c - following.high_water_mark, ZERO)
-    return quantize(following.lead.profit_share_ratio * gain, rounding=ROUND_DOWN)
-
-
 def frozen_account(following: Following) -> LedgerAccount:
     return account_open(owner=following.follower, kind=AccountKind.FROZEN_SHARE, ref=str(following.pk))
-
-
-def frozen_amount(following: Following) -> Decimal:
-    account = LedgerAccount.objects.filter(
-        owner_id=following.follower_id, kind=AccountKind.FROZEN_SHARE, ref=str(following.pk)
-    ).first()
-    return account.balance if account else ZERO
 
 
 @dataclass
@@ -212,7 +195,7 @@ def _settle_batch(ids: list[int], day: date, lead_spots: dict[int, int]) -> int:
         flat = [f for f in followings if f.pk not in busy]
         if not flat:
             return 0
-        results = _net_results(flat)
+        results = net_results(flat)
         frozen = {
             int(a.ref): a
             for a in LedgerAccount.objects.filter(
@@ -260,24 +243,3 @@ def _settle_batch(ids: list[int], day: date, lead_spots: dict[int, int]) -> int:
         return len(rows)
 
 
-def _net_results(followings: list[Following]) -> dict[int, Decimal]:
-    """C for many followings in two grouped queries."""
-    ids = [f.pk for f in followings]
-    result = dict.fromkeys(ids, ZERO)
-    for slot, pnl, fees, funding in (
-        Position.objects.filter(slot__in=ids)
-        .order_by()
-        .values("slot")
-        .annotate(p=Sum("realised_pnl"), f=Sum("fees_paid"), u=Sum("funding_paid"))
-        .values_list("slot", "p", "f", "u")
-    ):
-        result[slot] = (pnl or ZERO) - (fees or ZERO) - (funding or ZERO)
-    for slot, funding in (
-        PositionClose.objects.filter(position__slot__in=ids)
-        .order_by()
-        .values("position__slot")
-        .annotate(u=Sum("funding"))
-        .values_list("position__slot", "u")
-    ):
-        result[slot] -= funding or ZERO
-    return result

@@ -15,12 +15,12 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from accounts.errors import InsufficientFunds
 from accounts.models import AccountKind, Hold, HoldStatus, JournalEntry, Withdrawal
 from accounts.selectors import ledger_audit
 from accounts.services.accounts import platform_account
 from accounts.services.flows import deposit_credit, withdrawal_request
 from accounts.services.ledger import transfer_post
+from config.errors import InsufficientFunds
 from tests.factories import OperatorFactory, UserFactory, fund_spot, spot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

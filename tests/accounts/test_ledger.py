@@ -4,11 +4,11 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount, InvalidInput
 from accounts.models import AccountKind, HoldStatus, JournalEntry, Posting
 from accounts.selectors import ledger_audit
 from accounts.services.accounts import platform_account
 from accounts.services.ledger import Leg, entry_post, hold_capture, hold_place, hold_release, transfer_post
+from config.errors import IdempotencyConflict, InsufficientFunds, InvalidAmount, InvalidInput
 from tests.factories import futures, spot
 
 pytestmark = pytest.mark.django_db

@@ -37,7 +37,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from accounts.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidState
 from accounts.models import (
     AccountKind,
     Hold,
@@ -59,6 +58,7 @@ from accounts.services.flows import (
     withdrawal_request,
 )
 from accounts.services.ledger import hold_capture, hold_place, hold_release, transfer_post
+from config.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, InvalidState
 from tests.factories import OperatorFactory, UserFactory
 from tests.progress import Progress, counted
 

@@ -48,7 +48,7 @@ def free_btc(db):
 @pytest.fixture
 def pending(free_btc, clock):
     """On 22 November (UTC) a following earns 100, so its lead's pending share is 10."""
-    from copytrading.services.profit_share import share_pending
+    from copytrading.valuation import share_pending
     from tests.copytrading.copy_helpers import follow, make_lead
 
     clock.set(datetime(2026, 11, 22, 10, 0, tzinfo=UTC))

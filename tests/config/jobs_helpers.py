@@ -10,8 +10,8 @@ from io import StringIO
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from copytrading.futures.services.prices import mark_price_set
 from copytrading.models import LeadTrader
-from copytrading.services.prices import mark_price_set
 from tests.copytrading.copy_helpers import lead_order
 
 FIRE = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)  # 00:00 on 23 November, platform time

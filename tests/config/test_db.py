@@ -7,7 +7,8 @@ from django.db import connection
 
 from accounts.models import AccountKind, LedgerAccount
 from config.db import bulk_update_rows, copy_insert
-from copytrading.models import Following, Position, PositionStatus
+from copytrading.futures.models import Position, PositionStatus
+from copytrading.models import Following
 from tests.copytrading.copy_helpers import follow, make_lead
 from tests.factories import MarketFactory, futures
 

@@ -18,12 +18,14 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts.models import JobRun, JournalEntry, LedgerAccount, LedgerAuditRun
 from config.schedules import crontab_for, last_fire_utc, register_schedules
-from copytrading.models import FundingRun, Position, ShareSettlement
+from copytrading.futures.models import FundingRun, Position
+from copytrading.futures.services.market_settings import market_setting_set
+from copytrading.futures.services.orders import order_place
+from copytrading.futures.tasks import funding_settle
+from copytrading.models import ShareSettlement
 from copytrading.services.loans import loan_draw, loan_owed
-from copytrading.services.market_settings import market_setting_set
-from copytrading.services.orders import order_place
-from copytrading.services.profit_share import share_pending
-from copytrading.tasks import funding_settle, profit_share_daily
+from copytrading.tasks import profit_share_daily
+from copytrading.valuation import share_pending
 from tests.config.jobs_helpers import DAY, FIRE, api, post_run, run_job, win
 from tests.factories import MarketFactory, OperatorFactory, UserFactory, fund_futures, futures, spot
 
@@ -243,12 +245,12 @@ def test_a_job_on_the_present_state_runs_only_for_now(clock, risk):
 
 
 def test_a_failing_job_is_recorded_as_failed_with_its_error(clock, finance, monkeypatch):
-    from copytrading.services import funding
+    from copytrading.futures import tasks
 
     def down(**kwargs):
         raise RuntimeError("price feed down")
 
-    monkeypatch.setattr(funding, "funding_settle_due", down)
+    monkeypatch.setattr(tasks, "funding_settle_due", down)
     with pytest.raises(CommandError, match="failed: RuntimeError: price feed down"):
         run_job("funding", "--by", finance.email, "--reason", "retry")
     run = JobRun.objects.get()

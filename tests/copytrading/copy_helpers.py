@@ -9,7 +9,8 @@ from decimal import Decimal
 from rest_framework.test import APIClient
 
 from accounts.models import LedgerAccount
-from copytrading.models import Following, LeadTrader, Order, Position, PositionStatus
+from copytrading.futures.models import Order, Position, PositionStatus
+from copytrading.models import Following, LeadTrader
 from copytrading.services.fanout import copy_fanout
 from copytrading.services.leads import lead_trader_apply, lead_trader_approve
 from tests.factories import OperatorFactory, UserFactory, fund_futures, fund_spot

@@ -10,7 +10,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.selectors import ledger_audit
-from copytrading import admin_copy
+from copytrading import admin as copy_admin
 from copytrading.models import CopyDecision, CopySettings, Following, LeadTrader, LeadTraderStatus
 from copytrading.services.leads import lead_trader_apply, lead_trader_suspend
 from tests.copytrading.copy_helpers import follow, lead_order, make_lead
@@ -22,7 +22,7 @@ LEADS = "/admin/copytrading/leadtrader/"
 FOLLOWINGS = "/admin/copytrading/following/"
 DECISIONS = "/admin/copytrading/copydecision/"
 COPY_SETTINGS = "/admin/copytrading/copysettings/"
-MARKETS = "/admin/copytrading/market/"
+MARKETS = "/admin/futures/market/"
 
 
 def admin_client(user) -> Client:
@@ -124,7 +124,7 @@ def test_suspending_and_reinstating_go_through_the_services(risk, risk_operator,
         return call
 
     for name in ("lead_trader_approve", "lead_trader_suspend", "lead_trader_reject"):
-        monkeypatch.setattr(admin_copy, name, spy(getattr(admin_copy, name)))
+        monkeypatch.setattr(copy_admin, name, spy(getattr(copy_admin, name)))
     decide(risk, "approve", applicant, "checked")
     decide(risk, "suspend", applicant, "wash trading")
     assert reloaded(applicant).status == LeadTraderStatus.SUSPENDED

@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import AccountKind, JournalEntry, LedgerAccount
 from accounts.selectors import ledger_audit
-from copytrading.models import CopyDecision, Following, FollowingStatus, LeadTrader, Position
+from copytrading.futures.models import Position
+from copytrading.models import CopyDecision, Following, FollowingStatus, LeadTrader
 from copytrading.services.leads import lead_trader_apply, lead_trader_suspend
 from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead, sub_balance
 from tests.factories import OperatorFactory, UserFactory, fund_futures, fund_spot, futures, spot

@@ -2,13 +2,15 @@
 (R-CT-11, R-CT-13, R-CT-21)"""
 
 from decimal import Decimal as D
+from inspect import getclosurevars
 
 import pytest
 
 from accounts.selectors import ledger_audit
-from copytrading.models import CopyDecision, NotFollowedReason, Position, PositionStatus
+from copytrading.futures.models import Position, PositionStatus
+from copytrading.futures.services.market_settings import market_setting_set
+from copytrading.models import CopyDecision, NotFollowedReason
 from copytrading.services.fanout import copy_fanout, copy_fanout_dispatch, copy_fanout_range
-from copytrading.services.market_settings import market_setting_set
 from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead
 from tests.factories import futures
 
@@ -27,6 +29,12 @@ def test_a_batch_copies_only_the_live_followings_of_its_id_range(btc):
     assert CopyDecision.objects.filter(lead_order=order).count() == 4
 
 
+def queued_tasks(callbacks) -> list[tuple[str, tuple]]:
+    """The (task name, arguments) that on-commit callbacks of ``enqueue_on_commit`` would publish."""
+    queued = [getclosurevars(c).nonlocals for c in callbacks if c.__qualname__.startswith("enqueue_on_commit")]
+    return [(q["task"].name, q["args"]) for q in queued]
+
+
 def test_dispatch_queues_one_task_per_range_of_following_ids(btc, settings, django_capture_on_commit_callbacks):
     settings.COPY_FANOUT_BATCH = 2
     lead = make_lead()
@@ -36,8 +44,11 @@ def test_dispatch_queues_one_task_per_range_of_following_ids(btc, settings, djan
     with django_capture_on_commit_callbacks() as queued:
         assert copy_fanout_dispatch(lead_order_id=order.pk) == 3
 
-    batch_tasks = [q for q in queued if q.__qualname__.startswith("copy_fanout_dispatch")]
-    assert len(batch_tasks) == 3  # published once the surrounding transaction, if any, commits
+    # Published once the surrounding transaction, if any, commits: one task per range of ids.
+    assert queued_tasks(queued) == [
+        ("copytrading.copy_fanout_batch", (order.pk, followings[first].pk, followings[last].pk))
+        for first, last in ((0, 1), (2, 3), (4, 4))
+    ]
     assert not CopyDecision.objects.filter(lead_order=order).exists()  # the workers decide, not the dispatch
     for first, last in ((0, 1), (2, 3), (4, 4)):
         copy_fanout_range(lead_order_id=order.pk, first_id=followings[first].pk, last_id=followings[last].pk)
@@ -52,7 +63,7 @@ def test_dispatch_copies_a_single_batch_itself(btc, django_capture_on_commit_cal
     with django_capture_on_commit_callbacks() as queued:
         assert copy_fanout_dispatch(lead_order_id=order.pk) == 1
 
-    assert not [q for q in queued if q.__qualname__.startswith("copy_fanout_dispatch")]  # no batch task queued
+    assert queued_tasks(queued) == []  # no batch task queued
     assert CopyDecision.objects.filter(lead_order=order).count() == len(followings)
 
 
@@ -114,7 +125,7 @@ def test_a_fill_is_copied_by_several_worker_processes_each_taking_batches(start_
 
     from django.db import transaction
 
-    from copytrading.services.orders import order_place
+    from copytrading.futures.services.orders import order_place
 
     lead = make_lead()
     followings = [follow(lead) for _ in range(7)]
@@ -224,7 +235,7 @@ def test_copying_a_missed_earlier_fill_first_holds_no_lock_across_the_two_fills(
     from django.db import connection, transaction
 
     from accounts.models import LedgerAccount
-    from copytrading.services.positions import position_close
+    from copytrading.futures.services.positions import position_close
 
     lead = make_lead()
     missed, holder = follow(lead), follow(lead)

@@ -6,11 +6,12 @@ import pytest
 from django.utils import timezone
 
 from accounts.selectors import ledger_audit
-from copytrading.models import CopyDecision, FollowingStatus, LeadTrader, Position, PositionStatus
+from copytrading.futures.models import Position, PositionStatus
+from copytrading.futures.services.outbox import outbox_deliver_pending
+from copytrading.futures.services.positions import position_close
+from copytrading.models import CopyDecision, FollowingStatus, LeadTrader
 from copytrading.services.fanout import copy_fanout
 from copytrading.services.followings import following_stop
-from copytrading.services.outbox import outbox_deliver_pending
-from copytrading.services.positions import position_close
 from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead, sub_balance
 from tests.factories import spot
 
@@ -153,7 +154,7 @@ def test_a_suspended_leads_closes_are_still_followed_but_its_opens_are_not(btc):
 
 def test_a_diverse_following_withdraws_and_stops_with_its_own_share_of_the_pool_only(btc):
     """R-CT-16 for a shared pool: the other following's money stays in the pool."""
-    from accounts.errors import InsufficientFunds
+    from config.errors import InsufficientFunds
     from copytrading.services.followings import following_withdraw
 
     lead_a, lead_b = make_lead(), make_lead()

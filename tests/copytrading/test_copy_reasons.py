@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.selectors import ledger_audit
+from copytrading.futures.services.prices import mark_price_set
 from copytrading.models import CopyDecision, LeadTrader
 from copytrading.services.fanout import copy_fanout
 from copytrading.services.followings import following_update_settings, following_withdraw
-from copytrading.services.prices import mark_price_set
 from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,10 @@ from decimal import Decimal as D
 import pytest
 
 from accounts.selectors import ledger_audit
-from copytrading.models import CloseReason, CopyDecision, FollowingStatus, Position
-from copytrading.services.liquidation import risk_sweep
-from copytrading.services.prices import mark_price_set
+from copytrading.futures.models import CloseReason, Position
+from copytrading.futures.services.liquidation import risk_sweep
+from copytrading.futures.services.prices import mark_price_set
+from copytrading.models import CopyDecision, FollowingStatus
 from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead, sub_balance
 from tests.factories import spot
 

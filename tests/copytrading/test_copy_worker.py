@@ -8,9 +8,9 @@ import pytest
 from django.db import transaction
 
 from config.celery import app
+from copytrading.futures.services.market_settings import market_setting_set
+from copytrading.futures.services.orders import order_place
 from copytrading.models import CopyDecision
-from copytrading.services.market_settings import market_setting_set
-from copytrading.services.orders import order_place
 from tests.copytrading.copy_helpers import copy_of, follow, make_lead
 from tests.factories import MarketFactory, futures
 

@@ -11,21 +11,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import JournalEntry, Posting, User
 from accounts.selectors import ledger_audit
-from copytrading.models import (
-    CopyDecision,
-    EquitySnapshot,
-    Following,
-    LeadTrader,
-    MarkPrice,
-    Order,
-    Position,
-    PositionClose,
-    PositionStatus,
-    PriceSource,
-    SnapshotKind,
-)
+from config.clock import platform_today
+from copytrading.futures.models import MarkPrice, Order, Position, PositionClose, PositionStatus, PriceSource
+from copytrading.models import CopyDecision, EquitySnapshot, Following, LeadTrader, SnapshotKind
 from copytrading.services.demo_history import DAYS, FOLLOWINGS, LEADS
-from copytrading.services.time import platform_today
 
 
 def seed() -> str:

@@ -7,16 +7,13 @@ import pytest
 
 from accounts.models import AccountKind, LedgerAccount, Posting
 from accounts.selectors import ledger_audit
-from copytrading.models import LeadTrader, Position, ShareSettlement
+from config.clock import platform_today
+from copytrading.futures.models import Position
+from copytrading.futures.services.prices import mark_price_set
+from copytrading.models import LeadTrader, ShareSettlement
 from copytrading.services.followings import following_stop, following_update_settings, following_withdraw
-from copytrading.services.prices import mark_price_set
-from copytrading.services.profit_share import (
-    following_net_result,
-    profit_share_daily_run,
-    share_pending,
-    withdrawal_plan,
-)
-from copytrading.services.time import platform_today
+from copytrading.services.profit_share import profit_share_daily_run, withdrawal_plan
+from copytrading.valuation import following_net_result, share_pending
 from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead, sub_balance
 from tests.factories import MarketFactory, spot
 

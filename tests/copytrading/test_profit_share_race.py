@@ -9,7 +9,8 @@ from django.db import connection
 from accounts.selectors import ledger_audit
 from copytrading.models import ShareSettlement
 from copytrading.services.followings import following_withdraw
-from copytrading.services.profit_share import frozen_amount, profit_share_daily_run, share_pending
+from copytrading.services.profit_share import profit_share_daily_run
+from copytrading.valuation import frozen_amount, share_pending
 from tests.copytrading.copy_helpers import follow, make_lead, sub_balance
 from tests.copytrading.test_profit_share import DAY, trade
 from tests.factories import MarketFactory, spot

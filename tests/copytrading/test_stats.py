@@ -10,17 +10,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from copytrading import stats as s
+from config.clock import platform_today
+from copytrading import metrics as s
+from copytrading.futures.services.prices import mark_price_set
 from copytrading.models import CopyDecision, EquitySnapshot, FollowingStats, LeadTrader, SnapshotKind, TraderStats
-from copytrading.selectors_stats import (
-    following_equity_curve,
-    trader_equity_curve,
-    trader_stats_list,
-)
+from copytrading.selectors.statistics import following_equity_curve, trader_equity_curve, trader_stats_list
 from copytrading.services.fanout import copy_fanout
-from copytrading.services.prices import mark_price_set
-from copytrading.services.stats import equity_snapshots_take, following_stats_refresh, trader_stats_refresh
-from copytrading.services.time import platform_today
+from copytrading.services.statistics import equity_snapshots_take, following_stats_refresh, trader_stats_refresh
 from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead
 from tests.factories import MarketFactory
 

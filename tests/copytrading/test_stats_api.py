@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from copytrading.services.stats import equity_snapshots_take, following_stats_refresh, trader_stats_refresh
+from copytrading.services.statistics import equity_snapshots_take, following_stats_refresh, trader_stats_refresh
 from tests.copytrading.copy_helpers import client_for, follow, lead_order, make_lead
 from tests.factories import UserFactory
 
@@ -83,8 +83,8 @@ def test_the_trader_detail_includes_stats_flags_and_copy_quality(history):
 
 def test_a_close_refreshes_the_followings_stored_statistics(btc, history):
     """Between daily runs, a copy's close updates the follower's stats through the outbox."""
+    from copytrading.futures.services.outbox import outbox_deliver_pending
     from copytrading.models import FollowingStats
-    from copytrading.services.outbox import outbox_deliver_pending
 
     leads, following = history
     before = FollowingStats.objects.get(following=following).updated_at

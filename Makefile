@@ -36,8 +36,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest -m "not long" $(PYTEST_ARGS)
 
+## make lint: ruff, and the import layers (lint-imports: dependencies run one way, no cycles inside an app)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 schema: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null

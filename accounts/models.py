@@ -334,7 +334,7 @@ class JobRunVia(models.TextChoices):
 
 
 class JobRun(models.Model):
-    """An operator's manual run of a periodic job, now or for a past period it missed (``config.jobs``).
+    """An operator's manual run of a periodic job, now or for a past period it missed (``accounts.jobs``).
 
     ``period`` is the time beat fires the job's crontab at that the run stands for: the job runs
     with it as "now", so it reaches the same per-period keys as beat's own run and never pays twice.

@@ -19,7 +19,7 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         "accounts.view_hold",
         "accounts.view_ledgerauditrun",
         "accounts.view_user",
-        # Run a periodic job now or for a missed period, money-moving ones included (config.jobs).
+        # Run a periodic job now or for a missed period, money-moving ones included (accounts.jobs).
         "accounts.run_job",
         "accounts.run_money_job",
         "accounts.view_jobrun",
@@ -31,7 +31,7 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         "django_celery_beat.change_periodictask",
         "django_celery_beat.view_crontabschedule",
         "django_celery_beat.add_crontabschedule",
-        # Run a periodic job that moves no money now or for a missed period (config.jobs).
+        # Run a periodic job that moves no money now or for a missed period (accounts.jobs).
         "accounts.run_job",
         "accounts.view_jobrun",
         # Markets and the operator price feed (R-MG-01, R-MG-08); positions and orders to investigate.

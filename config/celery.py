@@ -31,7 +31,5 @@ app.conf.update(
     enable_utc=True,
     beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
     broker_connection_retry_on_startup=True,
-    # config is not an installed app, so autodiscovery misses its tasks module (operators' job runs).
-    imports=("config.tasks",),
 )
 app.autodiscover_tasks()

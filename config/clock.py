@@ -17,7 +17,7 @@ def platform_today(now: datetime | None = None) -> date:
 def run_moment(at: str | None) -> datetime:
     """The time a periodic run stands for: ``at`` (ISO) when an operator runs a past period, else now.
 
-    Beat passes nothing; an operator's run (``config.jobs``) passes the time beat
+    Beat passes nothing; an operator's run (``accounts.jobs``) passes the time beat
     fired at, so both derive the same period and reach the same keys.
     """
     return datetime.fromisoformat(at) if at else timezone.now()

@@ -28,7 +28,7 @@ class Job:
     queue: str = "default"
     timezone: str | None = None  # default: the platform time zone
     description: str = ""
-    # Pays, charges or settles money: a manual run needs Finance's permission and a reason (config.jobs).
+    # Pays, charges or settles money: a manual run needs Finance's permission and a reason (accounts.jobs).
     moves_money: bool = False
     # Works on the period it is run for (a day, a funding time); False: it always works on the present
     # state (an audit, a delivery of what is pending), so a manual run can only be for the current period.

@@ -4,7 +4,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts import views as account_views
-from config import jobs_api
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -14,8 +13,6 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("copytrading.futures.api.urls")),
     path("api/v1/", include("copytrading.api.urls")),
-    path("api/v1/ops/jobs", jobs_api.JobListApi.as_view(), name="api-ops-jobs"),
-    path("api/v1/ops/jobs/<slug:name>/runs", jobs_api.JobRunListCreateApi.as_view(), name="api-ops-job-runs"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path(

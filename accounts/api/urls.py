@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import auth, records, views
+from accounts.api import auth, jobs, records, views
 
 urlpatterns = [
     path("auth/register", auth.RegisterApi.as_view(), name="api-register"),
@@ -21,4 +21,6 @@ urlpatterns = [
         views.OpsWithdrawalRejectApi.as_view(),
         name="api-ops-withdrawal-reject",
     ),
+    path("ops/jobs", jobs.JobListApi.as_view(), name="api-ops-jobs"),
+    path("ops/jobs/<slug:name>/runs", jobs.JobRunListCreateApi.as_view(), name="api-ops-job-runs"),
 ]

@@ -3,7 +3,7 @@
 Every task has a stable ``name=``: beat rows and queued messages name tasks,
 so a moved module never orphans them. The periodic tasks take an optional
 ``at`` (an ISO datetime): an operator's run for a past period
-(``config.jobs``) passes the time beat fired at, and the task derives its
+(``accounts.jobs``) passes the time beat fired at, and the task derives its
 period from it exactly as beat's own run derives it from "now", so both reach
 the same keys and never both pay. Beat passes nothing.
 """

@@ -1,9 +1,9 @@
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.jobs import job_at_parse, job_run_execute, job_run_request
 from accounts.models import JobRunStatus, JobRunVia, User
 from config.errors import ServiceError
-from config.jobs import job_at_parse, job_run_execute, job_run_request
 from config.schedules import JOBS
 
 

@@ -17,7 +17,7 @@ from accounts.models import JobRun, LedgerAuditRun
 from accounts.roles import OPERATOR_GROUPS
 from config.celery import app
 from config.schedules import crontab_for, register_schedules
-from tests.config.jobs_helpers import CAMPAIGN, FINANCE, FIRE, RISK, api, post_run, run_job
+from tests.accounts.jobs.jobs_helpers import CAMPAIGN, FINANCE, FIRE, RISK, api, post_run, run_job
 from tests.factories import OperatorFactory, spot
 
 pytestmark = pytest.mark.django_db
@@ -57,11 +57,11 @@ def test_the_api_queues_the_run_on_commit_and_the_worker_records_its_result(
 
 @pytest.mark.slow
 def test_a_real_worker_runs_a_run_queued_by_the_api(start_worker, monkeypatch):
-    import config.jobs
+    import accounts.jobs
 
     queue = f"test-{uuid.uuid4().hex[:8]}"  # this test's own queue, so no other worker takes its message
-    jobs = tuple(replace(job, queue=queue) if job.name == "ledger-audit" else job for job in config.jobs.JOBS)
-    monkeypatch.setattr(config.jobs, "JOBS", jobs)
+    jobs = tuple(replace(job, queue=queue) if job.name == "ledger-audit" else job for job in accounts.jobs.JOBS)
+    monkeypatch.setattr(accounts.jobs, "JOBS", jobs)
     register_schedules()
     risk = OperatorFactory(groups=[RISK])
     proc = start_worker([queue])

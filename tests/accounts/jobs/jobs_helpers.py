@@ -1,4 +1,4 @@
-"""Builders for the tests of operators' job runs (``config.jobs``): the command, the API, a winning trade."""
+"""Builders for the tests of operators' job runs (``accounts.jobs``): the command, the API, a winning trade."""
 
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ keys the services already use then make a manual run and the scheduled one
 never both pay. A future ``at`` is refused, since its run would use up the key
 of the real run to come.
 
-This module is wiring: it names no app's code and calls each job's task by its
-registered name, so accounts (below copytrading) can own the ``JobRun`` record.
+It names no app's code and calls each job's task by its registered (stable)
+name, so accounts, below every app whose jobs it runs, owns the ``JobRun``
+record; the jobs themselves are declared in ``config.schedules``.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def job_run_request(*, name: str, at: datetime | None, actor: User | None, reaso
     )
     if via == JobRunVia.API:
         # On the job's own queue, so a settlement job runs where the scheduled one does.
-        enqueue_on_commit("config.job_run_execute", run_id=run.pk, options={"queue": job.queue})
+        enqueue_on_commit("accounts.job_run_execute", run_id=run.pk, options={"queue": job.queue})
     return run
 
 

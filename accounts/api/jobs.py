@@ -1,7 +1,7 @@
 """Operators' API for the periodic jobs: list them, run one now or for a missed period, list its runs.
 
 A run is recorded and queued (202); a worker on the job's queue runs it and
-stores its outcome on the run (``config.jobs``). A run needs an
+stores its outcome on the run (``accounts.jobs``). A run needs an
 Idempotency-Key like every money-moving request: a retried POST queues once.
 """
 
@@ -22,11 +22,7 @@ from rest_framework.views import APIView
 from accounts.api.permissions import operator_with
 from accounts.api.views import IDEMPOTENCY_HEADER
 from accounts.idempotency import MoneyMovingApi, idempotent
-from accounts.models import JobRunVia
-from config import tasks  # noqa: F401 - registers config.job_run_execute, which job_run_request queues by name
-from config.api import ErrorSerializer
-from config.errors import ServiceError
-from config.jobs import (
+from accounts.jobs import (
     RUN_MONEY_PERMISSION,
     RUN_PERMISSION,
     job_at_parse,
@@ -39,6 +35,9 @@ from config.jobs import (
     job_run_request,
     job_runs_recent,
 )
+from accounts.models import JobRunVia
+from config.api import ErrorSerializer
+from config.errors import ServiceError
 from config.schedules import JOBS, Job
 
 VIEW_PERMISSION = "accounts.view_jobrun"

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from django.utils import timezone as django_timezone
 
-from tests.config.jobs_helpers import FINANCE, RISK, win
+from tests.accounts.jobs.jobs_helpers import FINANCE, RISK, win
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from copytrading.models import ShareSettlement
 from copytrading.services.loans import loan_draw, loan_owed
 from copytrading.tasks import profit_share_daily
 from copytrading.valuation import share_pending
-from tests.config.jobs_helpers import DAY, FIRE, api, post_run, run_job, win
+from tests.accounts.jobs.jobs_helpers import DAY, FIRE, api, post_run, run_job, win
 from tests.factories import MarketFactory, OperatorFactory, UserFactory, fund_futures, futures, spot
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +116,7 @@ def test_loan_interest_is_charged_once_a_day_whichever_run_comes_first(pending, 
 
 def test_a_missed_funding_time_is_settled_by_hand_once(clock, finance):
     """R-MG-07: funding is keyed by (market, funding time)."""
-    from config.jobs import job_run_execute
+    from accounts.jobs import job_run_execute
 
     clock.set(datetime(2026, 11, 21, 23, 0, tzinfo=UTC))
     btc = MarketFactory()  # funding rate 0.01 %: 0.1 × 60,000 × 0.01 % = 0.6 a funding time
@@ -258,7 +258,7 @@ def test_a_failing_job_is_recorded_as_failed_with_its_error(clock, finance, monk
 
 
 def test_a_finished_run_delivered_again_does_not_run_again():
-    from config.jobs import job_run_execute
+    from accounts.jobs import job_run_execute
 
     run_job("ledger-audit")
     run = JobRun.objects.get()

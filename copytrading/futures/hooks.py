@@ -5,8 +5,9 @@ register here at app start (``AppConfig.ready``) and the venue calls them at
 fixed points:
 
 - **order checks** — ``check(account=, market=, leverage=, opens=)`` runs before an
-  order fills or a leverage is chosen, and raises a ``config.errors.ServiceError``
-  to refuse it (a protected program caps leverage at 5x, R-CP-02);
+  order fills (``opens``: it may open or add, i.e. not reduce-only) and when a
+  leverage is chosen (``opens=True``), and raises a ``config.errors.ServiceError``
+  to refuse it, which changes nothing (a protected program caps leverage at 5x, R-CP-02);
 - **fill watchers** — accounts whose fills someone follows: the watcher says
   whether it watches an account, may note on the order why its open is not
   followed, and hears of the fill inside its transaction (the copy engine

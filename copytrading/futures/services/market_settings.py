@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import LedgerAccount
 from config.errors import InvalidInput, RuleViolation
+from copytrading.futures import hooks
 from copytrading.futures.lock_objects import lock_books
 from copytrading.futures.models import MarginMode, Market, MarketSetting, Position, PositionStatus
 
@@ -51,6 +52,7 @@ def market_setting_set(
                 )
             setting.margin_mode = margin_mode
         if leverage is not None:
+            hooks.order_check(account=account, market=market, leverage=leverage, opens=True)
             setting.leverage = leverage
         try:
             with transaction.atomic():

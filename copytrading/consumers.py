@@ -8,8 +8,9 @@ from accounts.lock_objects import lock_accounts
 from copytrading.futures.events import register_consumer
 from copytrading.models import Following, FollowingStatus, LeadTrader
 from copytrading.services.followings import following_finish_if_flat
-from copytrading.services.loans import loan_owed, loan_repay
+from copytrading.services.loans import loan_repay
 from copytrading.services.statistics import following_stats_refresh, trader_stats_refresh
+from copytrading.valuation import loan_owed
 
 
 @register_consumer("copytrading.following_finish")

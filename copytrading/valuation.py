@@ -8,6 +8,9 @@ follower slots (R-CT-22). Reads only; the writes that act on them are in
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from django.db.models import Sum
@@ -15,7 +18,7 @@ from django.db.models import Sum
 from accounts.models import AccountKind, LedgerAccount
 from accounts.money import ZERO, quantize
 from copytrading.futures.models import Position, PositionClose, PositionStatus
-from copytrading.futures.risk import mark_of, unrealised, wallet_equity
+from copytrading.futures.risk import account_equity, cross_state, mark_of, unrealised, wallet_equity
 from copytrading.models import CopySettings, Following, FollowMode, LeadTrader
 
 
@@ -86,3 +89,118 @@ def lead_follower_slots(*, lead: LeadTrader) -> int:
     return slots
 
 
+# --- equities of many at once (the statistics' daily snapshots and refresh) -------------------------------
+
+
+def wallet_equities(wallets: list[LedgerAccount]) -> dict[int, Decimal]:
+    """Total assets per trading account (wallet id → equity), in three queries."""
+    margins = dict(
+        LedgerAccount.objects.filter(
+            owner_id__in={w.owner_id for w in wallets},
+            kind=AccountKind.POSITION_MARGIN,
+            ref__in=[str(w.pk) for w in wallets],
+        ).values_list("ref", "balance")
+    )
+    positions: dict[int, list[Position]] = defaultdict(list)
+    for p in Position.objects.filter(account_id__in=[w.pk for w in wallets], status=PositionStatus.OPEN).select_related(
+        "market"
+    ):
+        positions[p.account_id].append(p)
+    return {w.pk: account_equity(w, margins.get(str(w.pk), ZERO), positions[w.pk]) for w in wallets}
+
+
+def lead_wallets(lead_user_ids: Iterable[int]) -> dict[int, LedgerAccount]:
+    """Futures account per lead user id (leads that never funded one have none)."""
+    return {
+        a.owner_id: a
+        for a in LedgerAccount.objects.filter(owner_id__in=list(lead_user_ids), kind=AccountKind.FUTURES, ref="")
+    }
+
+
+def following_equities(followings: list[Following]) -> dict[int, Decimal]:
+    """Following id → equity for the statistics.
+
+    Smart Ratio: the sub-account's total assets plus any profit share frozen from it (frozen money is
+    still the follower's until paid, so a freeze is not a loss and its refund not a gain). Diverse: its
+    net value in the shared pool less the profit share already paid, so paid shares are a cost for both modes.
+    """
+    out: dict[int, Decimal] = {}
+    smart = [f for f in followings if f.mode == FollowMode.SMART]
+    if smart:
+        wallets = {f.sub_account_id: f.sub_account for f in smart}
+        equities = wallet_equities(list(wallets.values()))
+        frozen = dict(
+            LedgerAccount.objects.filter(
+                owner_id__in={f.follower_id for f in smart},
+                kind=AccountKind.FROZEN_SHARE,
+                ref__in=[str(f.pk) for f in smart],
+            ).values_list("ref", "balance")
+        )
+        for f in smart:
+            out[f.pk] = equities[f.sub_account_id] + frozen.get(str(f.pk), ZERO)
+    for f in followings:
+        if f.mode == FollowMode.DIVERSE:
+            out[f.pk] = following_net_value(f) - f.share_paid
+    return out
+
+
+# --- a withdrawal's plan (R-PS-03, R-PS-04) ------------------------------------------------------------
+
+
+FREEZE_SHARE_OF_REMAINING = Decimal("0.30")  # R-PS-03: freeze when pending > 30 % of what remains
+
+
+@dataclass
+class WithdrawalPlan:
+    """What a withdrawal would do (R-PS-03/04): the preview equals the execution because both come from here."""
+
+    requested: Decimal
+    pending: Decimal
+    frozen_before: Decimal
+    freeze: Decimal  # added now
+    payout: Decimal
+    loan: Decimal = ZERO  # lent against positive unrealised PnL (R-PS-08)
+
+    @property
+    def frozen_after(self) -> Decimal:
+        return self.frozen_before + self.freeze
+
+
+def withdrawal_plan(*, following: Following, amount: Decimal, equity: Decimal, available: Decimal) -> WithdrawalPlan:
+    """Freeze the pending share first when it exceeds 30 % of the assets left after the withdrawal.
+
+    ``equity`` and ``available`` are the following's (unrealised PnL included), read under its locks.
+    Worked example: equity 1,000 all available, pending 100, request 800 → 30 % of 200 = 60 < 100 →
+    freeze 100, pay min(800, 1,000 − 100) = 800; a request of 950 pays 900.
+    """
+    pending = share_pending(following)
+    frozen = frozen_amount(following)
+    freeze = ZERO
+    remaining = equity - amount
+    if pending > FREEZE_SHARE_OF_REMAINING * max(remaining, ZERO) and pending > frozen:
+        freeze = pending - frozen  # R-PS-04: only the difference; nothing when already covered
+    payout = max(min(amount, available - freeze), ZERO)
+    return WithdrawalPlan(requested=amount, pending=pending, frozen_before=frozen, freeze=freeze, payout=payout)
+
+
+# --- loans against unrealised profit (R-PS-08) -----------------------------------------------------------
+
+
+def loan_owed(following: Following) -> Decimal:
+    account = LedgerAccount.objects.filter(
+        owner__isnull=True, kind=AccountKind.LOAN_BOOK, ref=f"following:{following.pk}"
+    ).first()
+    return -account.balance if account and account.balance < 0 else ZERO
+
+
+def loan_room(following: Following, wallet: LedgerAccount, positions: list[Position], *, leaving: Decimal) -> Decimal:
+    """How much beyond free cash may be lent now: positive cross uPnL, keeping equity above maintenance."""
+    if following.mode != FollowMode.SMART:
+        return ZERO
+    cross = [p for p in positions if p.margin_mode == "cross"]
+    if not cross:
+        return ZERO
+    state = cross_state(wallet, cross)
+    gains = sum((max(unrealised(p, mark_of(p.market)), ZERO) for p in cross), ZERO)
+    headroom = state.equity - leaving - state.maintenance  # what stays above maintenance after it leaves
+    return max(min(gains, headroom), ZERO)

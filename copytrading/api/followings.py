@@ -29,6 +29,7 @@ from copytrading.api.serializers import (
     FollowSettingsInputSerializer,
     settings_errors,
 )
+from copytrading.follow_settings import settings_validate
 from copytrading.futures.api.common import NOT_FOUND, idempotency_key_of
 from copytrading.models import Following, FollowMode, NotFollowedReason, StopMethod
 from copytrading.selectors.followings import (
@@ -41,7 +42,6 @@ from copytrading.selectors.followings import (
     following_share,
 )
 from copytrading.selectors.traders import lead_trader_get
-from copytrading.services.follow_settings import settings_validate
 from copytrading.services.followings import (
     SOURCE_KINDS,
     following_add_funds,

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from accounts.api.fields import MoneyOutField
 from accounts.money import parse_amount
 from config.errors import InvalidAmount, InvalidInput
+from copytrading.follow_settings import EDITABLE, FIXED_LEVERAGE_MAX, SLIPPAGE_MAX, SLIPPAGE_MIN
 from copytrading.futures.api.serializers import PositionOutputSerializer
 from copytrading.futures.models import MarginMode
 from copytrading.metrics import FLAGS
@@ -27,7 +28,6 @@ from copytrading.models import (
     NotFollowedReason,
     StopMethod,
 )
-from copytrading.services.follow_settings import EDITABLE, FIXED_LEVERAGE_MAX, SLIPPAGE_MAX, SLIPPAGE_MIN
 
 # Statistics (shared by the trader detail and the statistics views).
 STAT = {"max_digits": 20, "decimal_places": 8, "coerce_to_string": True}

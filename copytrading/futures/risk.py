@@ -157,3 +157,9 @@ def wallet_equity(wallet: LedgerAccount) -> Decimal:
     """``account_equity`` of a trading account read fresh: balance, isolated margin, unrealised PnL."""
     positions = Position.objects.filter(account=wallet, status=PositionStatus.OPEN).select_related("market")
     return account_equity(wallet, margin_balance(wallet), positions)
+
+
+def equity_before(book) -> Decimal:
+    """A trading account's futures equity now (before the fill being made): balance, isolated margin, unrealised."""
+    positions = Position.objects.filter(account=book.wallet, status=PositionStatus.OPEN).select_related("market")
+    return account_equity(book.wallet, book.margin.balance, positions)

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from accounts.models import AccountKind, LedgerAccount, User
 from copytrading.futures.models import (
+    MarginMode,
     Market,
     MarketChange,
     MarketSetting,
@@ -17,7 +18,6 @@ from copytrading.futures.models import (
     PositionStatus,
 )
 from copytrading.futures.risk import unrealised
-from copytrading.futures.services.market_settings import DEFAULT_LEVERAGE, market_setting_get
 
 PLATFORM_BALANCE_KINDS = (AccountKind.HOUSE, AccountKind.INSURANCE_FUND, AccountKind.FEE_REVENUE)
 
@@ -100,3 +100,19 @@ def market_list_all() -> QuerySet[Market]:
 def market_changes(*, market: Market) -> QuerySet[MarketChange]:
     """The recorded changes of a market's parameters, newest first."""
     return MarketChange.objects.filter(market=market).select_related("actor")
+
+
+DEFAULT_LEVERAGE = 10
+
+
+def market_setting_get(*, account: LedgerAccount, market: Market) -> MarketSetting:
+    """The account's setting in ``market``, or the default (cross, 10x capped at the market maximum)."""
+    setting = MarketSetting.objects.filter(account=account, market=market).first()
+    if setting is None:
+        setting = MarketSetting(
+            account=account,
+            market=market,
+            leverage=min(DEFAULT_LEVERAGE, market.max_leverage),
+            margin_mode=MarginMode.CROSS,
+        )
+    return setting

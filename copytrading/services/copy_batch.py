@@ -3,7 +3,7 @@ R-CT-14, R-CT-21)
 
 The batch locks its followings, then their sub-accounts (and isolated-margin
 accounts) in id order, reads their open positions once, decides every following
-in memory (``copy_decide``) and writes positions, decisions, one compound
+in memory (``copytrading.decisions``) and writes positions, decisions, one compound
 journal entry, closes and outbox events with bulk statements, so the work per
 follower is a fraction of a query. A decision row per (lead fill, following) —
 a unique key, read under the followings' locks — makes a retried or duplicated
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.money import ZERO
 from config.db import bulk_update_rows, copy_rows, rows_to_instances
+from copytrading.decisions import DECISION_COLUMNS, Context, LeadFill, Sub, decide
 from copytrading.futures.lock_objects import lock_books_for
 from copytrading.futures.models import Market, Position, PositionStatus
 from copytrading.futures.risk import cross_prices_apply
@@ -34,7 +35,6 @@ from copytrading.models import (
     LeadTrader,
     NotFollowedReason,
 )
-from copytrading.services.copy_decide import DECISION_COLUMNS, Context, LeadFill, Sub, decide
 
 # The advisory-lock class of the token follow limit (R-CT-21): (class, market id).
 TOKEN_LIMIT_LOCK = 21

@@ -24,13 +24,13 @@ from django.utils import timezone
 
 from accounts.models import AccountKind, LedgerAccount
 from config.queueing import enqueue_on_commit
+from copytrading.decisions import LeadFill, lead_fill
 from copytrading.futures import margin as m
 from copytrading.futures.lock_objects import lock_books
 from copytrading.futures.models import Order, Position, PositionStatus
-from copytrading.futures.services.orders import equity_before
+from copytrading.futures.risk import equity_before
 from copytrading.models import CopyDecision, Following, FollowingStatus, LeadTrader
 from copytrading.services.copy_batch import TokenLimitMoved, batch_execute
-from copytrading.services.copy_decide import LeadFill, lead_fill
 
 logger = logging.getLogger(__name__)
 

@@ -18,16 +18,16 @@ from accounts.services.accounts import account_open
 from accounts.services.ledger import transfer_guarded, transfer_post
 from config.errors import InsufficientFunds, InvalidInput, InvalidState, RuleViolation
 from copytrading import hooks
+from copytrading.follow_settings import settings_validate
 from copytrading.futures.models import CloseReason, Position, PositionStatus
 from copytrading.futures.risk import account_equity, cross_prices, isolated_liquidation_price, margin_balance
 from copytrading.futures.services.bulk import slot_guard_set
 from copytrading.futures.services.positions import position_close
 from copytrading.models import CopySettings, Following, FollowingStatus, FollowMode, LeadTrader, StopMethod
 from copytrading.services.fanout import copy_existing
-from copytrading.services.follow_settings import settings_validate
-from copytrading.services.loans import loan_draw, loan_room
-from copytrading.services.profit_share import WithdrawalPlan, share_freeze, share_settle, withdrawal_plan
-from copytrading.valuation import following_net_value, lead_follower_slots
+from copytrading.services.loans import loan_draw
+from copytrading.services.profit_share import share_freeze, share_settle
+from copytrading.valuation import WithdrawalPlan, following_net_value, lead_follower_slots, loan_room, withdrawal_plan
 
 SOURCE_KINDS = (AccountKind.SPOT, AccountKind.FUTURES)
 

@@ -22,33 +22,12 @@ from accounts.money import ZERO, quantize
 from accounts.services.accounts import platform_account
 from accounts.services.ledger import transfer_post
 from config.errors import RuleViolation
-from copytrading.futures.models import Position
-from copytrading.futures.risk import cross_state, mark_of, unrealised
-from copytrading.models import CopySettings, Following, FollowMode
+from copytrading.models import CopySettings, Following
+from copytrading.valuation import loan_owed
 
 
 def loan_account(following: Following) -> LedgerAccount:
     return platform_account(kind=AccountKind.LOAN_BOOK, ref=f"following:{following.pk}")
-
-
-def loan_owed(following: Following) -> Decimal:
-    account = LedgerAccount.objects.filter(
-        owner__isnull=True, kind=AccountKind.LOAN_BOOK, ref=f"following:{following.pk}"
-    ).first()
-    return -account.balance if account and account.balance < 0 else ZERO
-
-
-def loan_room(following: Following, wallet: LedgerAccount, positions: list[Position], *, leaving: Decimal) -> Decimal:
-    """How much beyond free cash may be lent now: positive cross uPnL, keeping equity above maintenance."""
-    if following.mode != FollowMode.SMART:
-        return ZERO
-    cross = [p for p in positions if p.margin_mode == "cross"]
-    if not cross:
-        return ZERO
-    state = cross_state(wallet, cross)
-    gains = sum((max(unrealised(p, mark_of(p.market)), ZERO) for p in cross), ZERO)
-    headroom = state.equity - leaving - state.maintenance  # what stays above maintenance after it leaves
-    return max(min(gains, headroom), ZERO)
 
 
 def loan_draw(*, following: Following, wallet: LedgerAccount, amount: Decimal, key: str) -> None:

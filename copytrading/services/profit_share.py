@@ -12,7 +12,6 @@ sub-account's records show each freeze and its refund.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
@@ -28,46 +27,11 @@ from config.db import bulk_update_rows, copy_insert
 from copytrading.futures.models import Position, PositionStatus
 from copytrading.futures.services.fills import Movements
 from copytrading.models import Following, ShareSettlement
-from copytrading.valuation import following_net_result, frozen_amount, net_results, share_pending
-
-FREEZE_SHARE_OF_REMAINING = Decimal("0.30")  # R-PS-03: freeze when pending > 30 % of what remains
+from copytrading.valuation import following_net_result, net_results, share_pending
 
 
 def frozen_account(following: Following) -> LedgerAccount:
     return account_open(owner=following.follower, kind=AccountKind.FROZEN_SHARE, ref=str(following.pk))
-
-
-@dataclass
-class WithdrawalPlan:
-    """What a withdrawal would do (R-PS-03/04): the preview equals the execution because both come from here."""
-
-    requested: Decimal
-    pending: Decimal
-    frozen_before: Decimal
-    freeze: Decimal  # added now
-    payout: Decimal
-    loan: Decimal = ZERO  # lent against positive unrealised PnL (R-PS-08)
-
-    @property
-    def frozen_after(self) -> Decimal:
-        return self.frozen_before + self.freeze
-
-
-def withdrawal_plan(*, following: Following, amount: Decimal, equity: Decimal, available: Decimal) -> WithdrawalPlan:
-    """Freeze the pending share first when it exceeds 30 % of the assets left after the withdrawal.
-
-    ``equity`` and ``available`` are the following's (unrealised PnL included), read under its locks.
-    Worked example: equity 1,000 all available, pending 100, request 800 → 30 % of 200 = 60 < 100 →
-    freeze 100, pay min(800, 1,000 − 100) = 800; a request of 950 pays 900.
-    """
-    pending = share_pending(following)
-    frozen = frozen_amount(following)
-    freeze = ZERO
-    remaining = equity - amount
-    if pending > FREEZE_SHARE_OF_REMAINING * max(remaining, ZERO) and pending > frozen:
-        freeze = pending - frozen  # R-PS-04: only the difference; nothing when already covered
-    payout = max(min(amount, available - freeze), ZERO)
-    return WithdrawalPlan(requested=amount, pending=pending, frozen_before=frozen, freeze=freeze, payout=payout)
 
 
 def share_freeze(*, following: Following, amount: Decimal, key: str) -> None:

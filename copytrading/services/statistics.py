@@ -11,7 +11,7 @@ Equity definitions:
 - lead trader: its futures account's total assets (balance + isolated margin + unrealised PnL);
 - Smart Ratio following: the sub-account's total assets plus any profit share frozen from it (frozen money is
   still the follower's until paid, so a freeze is not a loss and its refund not a gain);
-- Diverse following: its net value in the shared pool (``guardian.following_net_value``) less the profit
+- Diverse following: its net value in the shared pool (``valuation.following_net_value``) less the profit
   share already paid, so paid shares are a cost for both modes.
 """
 
@@ -24,32 +24,29 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from accounts.models import AccountKind, LedgerAccount, Posting
+from accounts.models import Posting
 from accounts.money import ZERO, quantize
 from copytrading import metrics as s
-from copytrading.futures.models import Order, Position, PositionClose, PositionStatus
-from copytrading.futures.risk import account_equity, mark_of, unrealised
 from copytrading.models import (
     CopyDecision,
     EquitySnapshot,
     Following,
     FollowingStats,
     FollowingStatus,
-    FollowMode,
     LeadTrader,
     LeadTraderStatus,
     SnapshotKind,
     TraderStats,
 )
-from copytrading.valuation import following_net_value, share_pending
+from copytrading.selectors.history import close_results, equity_curves, major_asset_shares, position_results
+from copytrading.valuation import following_equities, lead_wallets, share_pending, wallet_equities
 
 # Entries that move money into or out of a trading account rather than trade with it.
 LEAD_FLOW_KINDS = ("deposit", "withdrawal", "transfer")
 FOLLOWING_FLOW_KINDS = ("following_funds_in", "following_funds_out", "following_settlement")
-MAJOR_ASSETS = ("BTC", "ETH")
 BATCH = 500
 STAT_PLACES = Decimal("0.00000001")
 
@@ -67,63 +64,6 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 def _batches(ids: list[int]) -> Iterable[list[int]]:
     for i in range(0, len(ids), BATCH):
         yield ids[i : i + BATCH]
-
-
-# --- equity ------------------------------------------------------------------------------------------------
-
-
-def _wallet_equities(wallets: list[LedgerAccount]) -> dict[int, Decimal]:
-    """Total assets per trading account (wallet id → equity), in three queries."""
-    margins = dict(
-        LedgerAccount.objects.filter(
-            owner_id__in={w.owner_id for w in wallets},
-            kind=AccountKind.POSITION_MARGIN,
-            ref__in=[str(w.pk) for w in wallets],
-        ).values_list("ref", "balance")
-    )
-    positions: dict[int, list[Position]] = defaultdict(list)
-    for p in Position.objects.filter(account_id__in=[w.pk for w in wallets], status=PositionStatus.OPEN).select_related(
-        "market"
-    ):
-        positions[p.account_id].append(p)
-    return {w.pk: account_equity(w, margins.get(str(w.pk), ZERO), positions[w.pk]) for w in wallets}
-
-
-def lead_wallets(lead_user_ids: Iterable[int]) -> dict[int, LedgerAccount]:
-    """Futures account per lead user id (leads that never funded one have none)."""
-    return {
-        a.owner_id: a
-        for a in LedgerAccount.objects.filter(owner_id__in=list(lead_user_ids), kind=AccountKind.FUTURES, ref="")
-    }
-
-
-def lead_equities(leads: list[LeadTrader]) -> dict[int, Decimal]:
-    """Lead id → futures-account equity (0 without an account)."""
-    wallets = lead_wallets(lead.user_id for lead in leads)
-    equities = _wallet_equities(list(wallets.values())) if wallets else {}
-    return {lead.pk: equities[wallets[lead.user_id].pk] if lead.user_id in wallets else ZERO for lead in leads}
-
-
-def following_equities(followings: list[Following]) -> dict[int, Decimal]:
-    """Following id → equity as defined in the module docstring."""
-    out: dict[int, Decimal] = {}
-    smart = [f for f in followings if f.mode == FollowMode.SMART]
-    if smart:
-        wallets = {f.sub_account_id: f.sub_account for f in smart}
-        equities = _wallet_equities(list(wallets.values()))
-        frozen = dict(
-            LedgerAccount.objects.filter(
-                owner_id__in={f.follower_id for f in smart},
-                kind=AccountKind.FROZEN_SHARE,
-                ref__in=[str(f.pk) for f in smart],
-            ).values_list("ref", "balance")
-        )
-        for f in smart:
-            out[f.pk] = equities[f.sub_account_id] + frozen.get(str(f.pk), ZERO)
-    for f in followings:
-        if f.mode == FollowMode.DIVERSE:
-            out[f.pk] = following_net_value(f) - f.share_paid
-    return out
 
 
 # --- snapshots ---------------------------------------------------------------------------------------------
@@ -171,7 +111,7 @@ def _snapshot_leads(day: date, between: tuple[datetime, datetime]) -> int:
     for batch in _batches(ids):
         leads = list(LeadTrader.objects.filter(pk__in=batch).order_by("pk"))
         wallets = lead_wallets(lead.user_id for lead in leads)
-        equities = _wallet_equities(list(wallets.values())) if wallets else {}
+        equities = wallet_equities(list(wallets.values())) if wallets else {}
         flows = _flows([w.pk for w in wallets.values()], LEAD_FLOW_KINDS, between)
         rows = []
         for lead in leads:
@@ -216,69 +156,6 @@ def _snapshot_followings(day: date, between: tuple[datetime, datetime]) -> int:
     return added
 
 
-def _curves(kind: str, subject_ids: list[int], since: date | None = None) -> dict[int, list[s.Point]]:
-    qs = EquitySnapshot.objects.filter(kind=kind, subject_id__in=subject_ids)
-    if since is not None:
-        qs = qs.filter(day__gte=since)
-    curves: dict[int, list[s.Point]] = defaultdict(list)
-    for subject, day, equity, flow in qs.order_by("subject_id", "day").values_list(
-        "subject_id", "day", "equity", "net_flow"
-    ):
-        curves[subject].append(s.Point(day, equity, flow))
-    return curves
-
-
-# --- results of positions ----------------------------------------------------------------------------------
-
-
-def _net_results(where: dict, key: str) -> dict[int, dict[str, Decimal]]:
-    """Per ``key`` (account_id or slot): realised net result (PnL − fees − funding), fees, unrealised PnL."""
-    out: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"net": ZERO, "fees": ZERO, "upnl": ZERO, "open": 0})
-    for row in (
-        Position.objects.filter(**where)
-        .values(key)
-        .annotate(r=Sum("realised_pnl"), f=Sum("fees_paid"), u=Sum("funding_paid"))
-    ):
-        out[row[key]]["net"] += row["r"] - row["f"] - row["u"]
-        out[row[key]]["fees"] += row["f"]
-    for row in (
-        PositionClose.objects.filter(**{f"position__{k}": v for k, v in where.items()})
-        .values(f"position__{key}")
-        .annotate(funding=Sum("funding"))
-    ):
-        out[row[f"position__{key}"]]["net"] -= row["funding"]
-    for p in Position.objects.filter(**where, status=PositionStatus.OPEN).select_related("market"):
-        out[getattr(p, key)]["upnl"] += unrealised(p, mark_of(p.market))
-        out[getattr(p, key)]["open"] += 1
-    return out
-
-
-def _close_results(where: dict, key: str) -> dict[int, list[Decimal]]:
-    """Net result (realised − fee − funding) of every close, per ``key``."""
-    out: dict[int, list[Decimal]] = defaultdict(list)
-    closes = PositionClose.objects.filter(**{f"position__{k}": v for k, v in where.items()})
-    for k, result in closes.values_list(f"position__{key}", F("realised_pnl") - F("fee") - F("funding")):
-        out[k].append(result)
-    return out
-
-
-def _btc_eth_shares(wallet_ids: list[int], since: datetime) -> dict[int, Decimal]:
-    """BTC+ETH share of the notional each account traded since ``since``."""
-    notional = ExpressionWrapper(
-        F("filled_qty") * F("price"), output_field=DecimalField(max_digits=40, decimal_places=16)
-    )
-    totals: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for row in (
-        Order.objects.filter(account_id__in=wallet_ids, created_at__gte=since)
-        .values("account_id", "market__base_asset")
-        .annotate(n=Sum(notional))
-    ):
-        totals[row["account_id"]][1] += row["n"]
-        if row["market__base_asset"] in MAJOR_ASSETS:
-            totals[row["account_id"]][0] += row["n"]
-    return {k: (major / total if total else ZERO) for k, (major, total) in totals.items()}
-
-
 # --- trader stats ------------------------------------------------------------------------------------------
 
 
@@ -301,22 +178,22 @@ def trader_stats_refresh(lead_ids: list[int] | None = None) -> int:
 def _trader_batch(leads: list[LeadTrader], thresholds: dict) -> None:
     now = timezone.now()
     lead_ids = [lead.pk for lead in leads]
-    curves = _curves(SnapshotKind.LEAD, lead_ids)
+    curves = equity_curves(SnapshotKind.LEAD, lead_ids)
     wallets = lead_wallets(lead.user_id for lead in leads)
     wallet_ids = [w.pk for w in wallets.values()]
     own = {"account_id__in": wallet_ids}
-    results = _net_results(own, "account_id")
-    closes = _close_results(own, "account_id")
-    shares = _btc_eth_shares(wallet_ids, now - timedelta(days=thresholds["conservative_window_days"]))
+    results = position_results(own, "account_id")
+    closes = close_results(own, "account_id")
+    shares = major_asset_shares(wallet_ids, now - timedelta(days=thresholds["conservative_window_days"]))
 
     followings = list(Following.objects.filter(lead_id__in=lead_ids).select_related("sub_account"))
     following_ids = [f.pk for f in followings]
-    copies = _net_results({"slot__in": following_ids}, "slot") if following_ids else {}
+    copies = position_results({"slot__in": following_ids}, "slot") if following_ids else {}
     live = [f for f in followings if f.is_live]
     live_equity = following_equities(live) if live else {}
     ends = {lead_id: curve[-1].day for lead_id, curve in curves.items() if curve}
     since = min(ends.values(), default=now.date()) - timedelta(days=30)
-    follower_curves = _curves(SnapshotKind.FOLLOWING, [f.pk for f in live], since) if live else {}
+    follower_curves = equity_curves(SnapshotKind.FOLLOWING, [f.pk for f in live], since) if live else {}
     quality = _copy_quality(lead_ids)
 
     rows = []
@@ -418,8 +295,8 @@ def following_stats_refresh(following_ids: list[int] | None = None) -> int:
     for batch in _batches(ids):
         now = timezone.now()
         followings = list(Following.objects.filter(pk__in=batch).select_related("lead", "sub_account"))
-        copies = _net_results({"slot__in": batch}, "slot")
-        closes = _close_results({"slot__in": batch}, "slot")
+        copies = position_results({"slot__in": batch}, "slot")
+        closes = close_results({"slot__in": batch}, "slot")
         funds_in = {
             r["entry__reference"]: r["total"]
             for r in Posting.objects.filter(
@@ -431,7 +308,7 @@ def following_stats_refresh(following_ids: list[int] | None = None) -> int:
             .values("entry__reference")
             .annotate(total=Sum("amount"))
         }
-        curves = _curves(SnapshotKind.FOLLOWING, batch)
+        curves = equity_curves(SnapshotKind.FOLLOWING, batch)
         rows = []
         for f in followings:
             c = copies.get(f.pk, {"net": ZERO, "fees": ZERO, "upnl": ZERO, "open": 0})

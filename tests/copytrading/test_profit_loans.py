@@ -10,7 +10,8 @@ from config.errors import InsufficientFunds
 from copytrading.futures.services.outbox import outbox_deliver_pending
 from copytrading.futures.services.prices import mark_price_set
 from copytrading.services.followings import following_withdraw
-from copytrading.services.loans import loan_interest_daily, loan_owed
+from copytrading.services.loans import loan_interest_daily
+from copytrading.valuation import loan_owed
 from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead, sub_balance
 from tests.factories import MarketFactory, spot
 

@@ -12,8 +12,8 @@ from copytrading.futures.models import Position
 from copytrading.futures.services.prices import mark_price_set
 from copytrading.models import LeadTrader, ShareSettlement
 from copytrading.services.followings import following_stop, following_update_settings, following_withdraw
-from copytrading.services.profit_share import profit_share_daily_run, withdrawal_plan
-from copytrading.valuation import following_net_result, share_pending
+from copytrading.services.profit_share import profit_share_daily_run
+from copytrading.valuation import following_net_result, share_pending, withdrawal_plan
 from tests.copytrading.copy_helpers import copy_of, follow, lead_order, make_lead, sub_balance
 from tests.factories import MarketFactory, spot
 

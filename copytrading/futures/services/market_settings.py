@@ -9,21 +9,7 @@ from config.errors import InvalidInput, RuleViolation
 from copytrading.futures import hooks
 from copytrading.futures.lock_objects import lock_books
 from copytrading.futures.models import MarginMode, Market, MarketSetting, Position, PositionStatus
-
-DEFAULT_LEVERAGE = 10
-
-
-def market_setting_get(*, account: LedgerAccount, market: Market) -> MarketSetting:
-    """The account's setting in ``market``, or the default (cross, 10x capped at the market maximum)."""
-    setting = MarketSetting.objects.filter(account=account, market=market).first()
-    if setting is None:
-        setting = MarketSetting(
-            account=account,
-            market=market,
-            leverage=min(DEFAULT_LEVERAGE, market.max_leverage),
-            margin_mode=MarginMode.CROSS,
-        )
-    return setting
+from copytrading.futures.selectors import market_setting_get
 
 
 def market_setting_set(

@@ -22,9 +22,9 @@ from copytrading.futures.models import (
     PositionStatus,
     Side,
 )
-from copytrading.futures.risk import account_equity, cross_state, open_cross_positions
+from copytrading.futures.risk import cross_state, equity_before, open_cross_positions
+from copytrading.futures.selectors import market_setting_get
 from copytrading.futures.services.fills import Movements, Platform, close_fill, open_fill, wallet_free
-from copytrading.futures.services.market_settings import market_setting_get
 from copytrading.futures.services.outbox import events_write
 from copytrading.futures.services.risk import account_risk_refresh
 
@@ -197,7 +197,3 @@ def _note(watchers: list, *, filled: Decimal, requested: Decimal, opens: bool) -
     return next((n for n in notes if n), "")
 
 
-def equity_before(book) -> Decimal:
-    """A trading account's futures equity now (before the fill being made): balance, isolated margin, unrealised."""
-    positions = Position.objects.filter(account=book.wallet, status=PositionStatus.OPEN).select_related("market")
-    return account_equity(book.wallet, book.margin.balance, positions)

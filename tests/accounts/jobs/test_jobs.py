@@ -23,9 +23,9 @@ from copytrading.futures.services.market_settings import market_setting_set
 from copytrading.futures.services.orders import order_place
 from copytrading.futures.tasks import funding_settle
 from copytrading.models import ShareSettlement
-from copytrading.services.loans import loan_draw, loan_owed
+from copytrading.services.loans import loan_draw
 from copytrading.tasks import profit_share_daily
-from copytrading.valuation import share_pending
+from copytrading.valuation import loan_owed, share_pending
 from tests.accounts.jobs.jobs_helpers import DAY, FIRE, api, post_run, run_job, win
 from tests.factories import MarketFactory, OperatorFactory, UserFactory, fund_futures, futures, spot
 

@@ -1,4 +1,10 @@
-"""Database helpers shared by the apps: bulk reads and writes that stay linear in the rows."""
+"""Database helpers shared by the apps: bulk reads and writes that stay linear in the rows.
+
+Importing this module registers the ``__any`` lookup on every field
+(``pk__any=ids``, ``account_id__any={…}``: ``= ANY(%s)`` with one array
+parameter, see ``AnyOf``); the accounts app imports it in ``ready()``, so the
+lookup exists in every process before any query runs.
+"""
 
 from __future__ import annotations
 

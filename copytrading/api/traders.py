@@ -1,6 +1,6 @@
 """Lead traders over the API: applying, the operators' decisions, and the public list of traders. (R-CT-01, R-CT-22)
 
-Followings are in ``following_views``. Operators' approve and suspend are state
+Followings are in ``followings``. Operators' approve and suspend are state
 transitions that are idempotent by themselves (deciding twice changes nothing),
 so they take no Idempotency-Key.
 """

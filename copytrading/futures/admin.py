@@ -7,7 +7,7 @@ the operator as actor and runs the market's risk sweep. Fields that stored
 liquidation prices and open positions depend on (tick, step, maintenance
 rate, maximum leverage) are fixed once a market exists. Prices, orders,
 positions and closes are read-only. The token follow limit (R-CT-21) is
-editable in the list. The copy engine's screens are in ``admin_copy``.
+editable in the list. The copy engine's screens are in ``copytrading.admin``.
 (R-MG-01, R-MG-08, R-OP-01)
 """
 

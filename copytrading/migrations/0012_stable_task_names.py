@@ -2,6 +2,7 @@
 module move can orphan. Rename the rows that still hold the old module paths."""
 
 from django.db import migrations
+from django.utils import timezone
 
 RENAMED = {
     "accounts.tasks.ledger_audit_run": "accounts.ledger_audit",
@@ -18,8 +19,12 @@ RENAMED = {
 
 def rename(apps, schema_editor, names=RENAMED):
     periodic_task = apps.get_model("django_celery_beat", "PeriodicTask")
-    for old, new in names.items():
-        periodic_task.objects.filter(task=old).update(task=new)
+    changed = sum(periodic_task.objects.filter(task=old).update(task=new) for old, new in names.items())
+    if changed:
+        # A bulk update does not tell a running beat its schedule changed; this row does (beat reloads).
+        apps.get_model("django_celery_beat", "PeriodicTasks").objects.update_or_create(
+            ident=1, defaults={"last_update": timezone.now()}
+        )
 
 
 def rename_back(apps, schema_editor):

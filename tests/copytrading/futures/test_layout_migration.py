@@ -36,7 +36,7 @@ from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import F
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from accounts.models import LedgerAccount, User
 from config.celery import app as celery_app
@@ -456,6 +456,7 @@ def test_the_venue_moves_to_the_futures_app_with_its_rows_grants_beat_rows_and_l
     before, decisions_before = venue_rows(old, "copytrading"), decision_rows(old)
     assert all(before.values()), "every venue table holds rows to carry over"
     assert "ledger audit clean" in audit()
+    ids["before_migrate"] = timezone.now()
 
     migrate(executor, latest)
     assert not executor.migration_plan(latest)
@@ -511,6 +512,8 @@ def test_the_venue_moves_to_the_futures_app_with_its_rows_grants_beat_rows_and_l
     assert PeriodicTask.objects.get(pk=ids["funding"]).task == "futures.funding_settle"
     assert "futures.funding_settle" in celery_app.tasks
     assert PeriodicTask.objects.get(pk=ids["own"]).task == "celery.backend_cleanup"
+    # … and a running beat is told its schedule changed, so it reloads the renamed rows.
+    assert PeriodicTasks.last_change() is not None and PeriodicTasks.last_change() >= ids["before_migrate"]
 
     assert "ledger audit clean" in audit()
 

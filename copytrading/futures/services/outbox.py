@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 from accounts.models import LedgerAccount
 from config.db import copy_rows
 from config.queueing import enqueue_on_commit
-from copytrading.futures.events import CONSUMERS
+from copytrading.futures.events import BATCH_CONSUMERS, CONSUMERS, BatchHandler, Handler
 from copytrading.futures.models import OutboxDelivery, OutboxEvent, PositionClose
 
 logger = logging.getLogger(__name__)
@@ -72,27 +72,53 @@ def outbox_deliver_pending(*, consumer: str | None = None, batch: int = DELIVERY
 
     Each event is locked (skipping ones another worker holds), handled, and its
     delivery row inserted in one transaction: a crash before commit leaves it
-    undelivered, a second run after commit finds it delivered.
+    undelivered, a second run after commit finds it delivered. A batch consumer
+    gets each locked batch at once, and its deliveries are inserted together.
     """
     delivered = 0
     for name, handler in list(CONSUMERS.items()):
-        if consumer and name != consumer:
-            continue
-        while True:
-            with transaction.atomic():
-                events = list(
-                    OutboxEvent.objects.exclude(deliveries__consumer=name)
-                    .order_by("pk")
-                    .select_for_update(skip_locked=True)[:batch]
-                )
-                for event in events:
-                    try:
-                        with transaction.atomic():
-                            handler(event.payload)
-                            OutboxDelivery.objects.create(event=event, consumer=name)
-                    except IntegrityError:
-                        continue  # delivered meanwhile by another worker
-                    delivered += 1
-            if len(events) < batch:
-                break
+        if not consumer or name == consumer:
+            delivered += _deliver_each(name, handler, batch)
+    for name, batch_handler in list(BATCH_CONSUMERS.items()):
+        if not consumer or name == consumer:
+            delivered += _deliver_batches(name, batch_handler, batch)
     return delivered
+
+
+def _pending(name: str, batch: int) -> list[OutboxEvent]:
+    return list(
+        OutboxEvent.objects.exclude(deliveries__consumer=name)
+        .order_by("pk")
+        .select_for_update(skip_locked=True)[:batch]
+    )
+
+
+def _deliver_each(name: str, handler: Handler, batch: int) -> int:
+    delivered = 0
+    while True:
+        with transaction.atomic():
+            events = _pending(name, batch)
+            for event in events:
+                try:
+                    with transaction.atomic():
+                        handler(event.payload)
+                        OutboxDelivery.objects.create(event=event, consumer=name)
+                except IntegrityError:
+                    continue  # delivered meanwhile by another worker
+                delivered += 1
+        if len(events) < batch:
+            return delivered
+
+
+def _deliver_batches(name: str, handler: BatchHandler, batch: int) -> int:
+    delivered = 0
+    while True:
+        with transaction.atomic():
+            events = _pending(name, batch)
+            if events:
+                handler([e.payload for e in events])
+                # Locked by this transaction, so nobody delivered them meanwhile.
+                OutboxDelivery.objects.bulk_create([OutboxDelivery(event=e, consumer=name) for e in events])
+                delivered += len(events)
+        if len(events) < batch:
+            return delivered

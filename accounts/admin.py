@@ -14,7 +14,17 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from accounts.admin_actions import decide_with_reason
-from accounts.models import Hold, JobRun, JournalEntry, LedgerAccount, LedgerAuditRun, Posting, User, Withdrawal
+from accounts.models import (
+    AccessRecord,
+    Hold,
+    JobRun,
+    JournalEntry,
+    LedgerAccount,
+    LedgerAuditRun,
+    Posting,
+    User,
+    Withdrawal,
+)
 from accounts.money import MAX_AMOUNT, parse_amount
 from accounts.services.flows import deposit_credit, withdrawal_approve, withdrawal_reject
 from config.errors import ServiceError
@@ -195,3 +205,14 @@ class JobRunAdmin(ReadOnlyAdmin):
     search_fields = ["reason", "actor__email", "error"]
     list_select_related = ["actor"]
     date_hierarchy = "created_at"
+
+
+@admin.register(AccessRecord)
+class AccessRecordAdmin(ReadOnlyAdmin):
+    """Where each user registered and logged in from, for voucher-abuse review (R-VC-09, R-LC-06)."""
+
+    list_display = ["id", "user", "kind", "address", "at"]
+    list_filter = ["kind"]
+    search_fields = ["user__email", "address"]
+    list_select_related = ["user"]
+    date_hierarchy = "at"

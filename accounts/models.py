@@ -16,6 +16,7 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.money import CURRENCY, DECIMAL_PLACES, MAX_DIGITS
 
@@ -370,3 +371,33 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} for {self.period:%Y-%m-%d %H:%M} UTC ({self.status})"
+
+
+class AccessKind(models.TextChoices):
+    REGISTRATION = "registration", "Registration"
+    LOGIN = "login", "Login"
+
+
+class AccessRecord(models.Model):
+    """The client address (``accounts.client_address``) of one registration or login.
+
+    Kept for voucher-abuse review: accounts sharing an address with another claimant are flagged (R-VC-09).
+    """
+
+    # No index of its own: (user, kind) below starts with the user.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_records", db_index=False
+    )
+    kind = models.CharField(max_length=16, choices=AccessKind.choices)
+    address = models.GenericIPAddressField()
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["address"], name="access_record_address"),
+            models.Index(fields=["user", "kind"], name="access_record_user_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of user {self.user_id} from {self.address}"

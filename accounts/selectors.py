@@ -1,15 +1,16 @@
-"""Reads of the accounts app: a user's accounts, withdrawals, and the ledger audit."""
+"""Reads of the accounts app: a user's accounts, withdrawals, the ledger audit, users sharing addresses."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 
-from accounts.models import Hold, HoldStatus, JournalEntry, LedgerAccount, Posting, User, Withdrawal
+from accounts.models import AccessRecord, Hold, HoldStatus, JournalEntry, LedgerAccount, Posting, User, Withdrawal
 from accounts.money import quantize
 
 _MONEY = DecimalField(max_digits=28, decimal_places=8)
@@ -134,3 +135,40 @@ def ledger_audit() -> AuditReport:
         for row in Posting.objects.values("currency").annotate(total=Sum("amount")).order_by("currency")
     }
     return report
+
+
+def _shared_pairs(rows: QuerySet, user_ids: set[int], value: F | Lower) -> list[tuple[str, int]]:
+    """(value, user) pairs of ``rows`` whose value more than one of ``user_ids`` has: one query."""
+    mine = rows.filter(user_id__any=user_ids).annotate(shared_value=value).order_by()
+    shared = mine.values("shared_value").annotate(n=Count("user_id", distinct=True)).filter(n__gt=1)
+    return list(
+        mine.filter(shared_value__in=shared.values("shared_value")).values_list("shared_value", "user_id").distinct()
+    )
+
+
+def users_sharing_with(*, user_ids: Collection[int]) -> dict[int, dict[str, set[int]]]:
+    """For voucher-abuse flags (R-VC-09, R-LC-06): who among ``user_ids`` shares an address with whom.
+
+    For each user of the set, the other users of the same set that registered or logged in from
+    one of its addresses (``"address"``, from ``AccessRecord``) and that asked for a withdrawal
+    to one of its destinations (``"withdrawal_address"``, any status, compared ignoring case:
+    the same EVM address is written in checksum case or lower case). Users outside the set are
+    never looked at, so a campaign passes its claimants. A user sharing nothing is absent; one
+    present has both keys. Two queries, whatever the size of the set.
+    """
+    ids = set(user_ids)
+    if len(ids) < 2:
+        return {}
+    kinds = {
+        "address": _shared_pairs(AccessRecord.objects.all(), ids, F("address")),
+        "withdrawal_address": _shared_pairs(Withdrawal.objects.all(), ids, Lower("address")),
+    }
+    result: dict[int, dict[str, set[int]]] = {}
+    for key, pairs in kinds.items():
+        holders: dict[str, set[int]] = {}
+        for value, user_id in pairs:
+            holders.setdefault(value, set()).add(user_id)
+        for group in holders.values():
+            for user_id in group:
+                result.setdefault(user_id, {"address": set(), "withdrawal_address": set()})[key] |= group - {user_id}
+    return result

@@ -9,6 +9,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.client_address import client_address
+from accounts.models import AccessKind
+from accounts.services.access import access_record
 from accounts.services.users import user_register
 from config.api import ErrorSerializer
 from config.errors import ServiceError
@@ -19,6 +22,12 @@ class UserOutputSerializer(serializers.Serializer):
     email = serializers.EmailField()
     is_operator = serializers.BooleanField()
     date_joined = serializers.DateTimeField()
+
+
+def _record_access(request, *, user, kind: AccessKind) -> None:
+    address = client_address(request)
+    if address:
+        access_record(user=user, kind=kind, address=address)
 
 
 class RegisterApi(APIView):
@@ -49,6 +58,7 @@ class RegisterApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_register(**data.validated_data)
+        _record_access(request, user=user, kind=AccessKind.REGISTRATION)
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -99,6 +109,8 @@ class TokenApi(APIView):
         )
         if user is None or not user.is_active:
             raise ServiceError("email or password is wrong", code="invalid_credentials")
+        # authenticate() alone never sends user_logged_in, so this is the login's only record.
+        _record_access(request, user=user, kind=AccessKind.LOGIN)
         token, _ = Token.objects.get_or_create(user=user)
         return Response(self.OutputSerializer({"token": token.key}).data)
 

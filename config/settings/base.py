@@ -5,6 +5,7 @@ needs no server (a SQLite file and Celery's filesystem broker), so `make run`
 works on a bare machine; with them set it uses PostgreSQL and Redis.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -153,6 +154,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     )
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+
+# --- Client addresses ------------------------------------------------------
+# Our own reverse proxies (IP addresses or CIDR networks). Only the X-Forwarded-For
+# entries they appended are believed (accounts/client_address.py); with none set the
+# header is ignored, since any client can send one.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from None
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {

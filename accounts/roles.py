@@ -23,6 +23,10 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         "accounts.run_job",
         "accounts.run_money_job",
         "accounts.view_jobrun",
+        # Fund voucher campaigns from the marketing account (R-VC-09).
+        "vouchers.view_campaign",
+        "vouchers.fund_campaign",
+        "vouchers.view_campaignfunding",
     ],
     "Risk operators": [
         "accounts.view_ledgeraccount",
@@ -55,6 +59,17 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
     ],
     "Campaign operators": [
         "accounts.view_user",
+        # Run voucher campaigns: create, edit, publish, pause, end; see claims and changes (R-VC-01, R-OP-01).
+        "vouchers.view_campaign",
+        "vouchers.add_campaign",
+        "vouchers.change_campaign",
+        "vouchers.view_campaignchange",
+        "vouchers.view_campaignfunding",
+        "vouchers.view_voucher",
+        "vouchers.view_payout",
+        "vouchers.review_payout",
+        # Where users registered and logged in from: voucher-abuse review (R-VC-09, R-LC-06).
+        "accounts.view_accessrecord",
     ],
 }
 

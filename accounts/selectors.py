@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Lower
 
+from accounts import hooks
 from accounts.models import AccessRecord, Hold, HoldStatus, JournalEntry, LedgerAccount, Posting, User, Withdrawal
 from accounts.money import quantize
 
@@ -68,6 +69,8 @@ class AuditReport:
     held_mismatches: list[dict] = field(default_factory=list)
     negative_user_accounts: list[int] = field(default_factory=list)
     system_totals: dict[str, str] = field(default_factory=dict)
+    # Registered by apps with books beside the ledger (``accounts.hooks.register_audit_check``): name → problems.
+    app_checks: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -77,6 +80,7 @@ class AuditReport:
             or self.held_mismatches
             or self.negative_user_accounts
             or any(Decimal(v) != 0 for v in self.system_totals.values())
+            or any(self.app_checks.values())
         )
 
     def as_dict(self) -> dict:
@@ -134,6 +138,7 @@ def ledger_audit() -> AuditReport:
         row["currency"]: format(quantize(row["total"]), "f")
         for row in Posting.objects.values("currency").annotate(total=Sum("amount")).order_by("currency")
     }
+    report.app_checks = hooks.audit_checks()
     return report
 
 

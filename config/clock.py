@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -12,6 +12,12 @@ from django.utils import timezone
 def platform_today(now: datetime | None = None) -> date:
     """The platform date of ``now`` (default: the current time)."""
     return (now or timezone.now()).astimezone(ZoneInfo(settings.PLATFORM_TIME_ZONE)).date()
+
+
+def platform_day_start(now: datetime | None = None) -> datetime:
+    """00:00 platform time of the platform date of ``now`` (default: the current time), as an aware time."""
+    tz = ZoneInfo(settings.PLATFORM_TIME_ZONE)
+    return datetime.combine(platform_today(now), time.min, tzinfo=tz)
 
 
 def run_moment(at: str | None) -> datetime:

@@ -1,1 +1,136 @@
-"""Reads and statistics of vouchers."""
+"""Reads of vouchers: what a user may claim, its voucher center, each campaign's live liability. (R-VC-08, R-VC-09)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+
+from accounts.models import AccountKind, LedgerAccount, Posting, User
+from accounts.money import ZERO
+from vouchers.models import Campaign, CampaignFunding, CampaignStatus, Payout, PayoutState, Voucher, VoucherState
+from vouchers.models.campaigns import COVERAGE_KINDS
+
+# Ledger entries that pay a campaign's money out to users (experience-voucher spend, loss compensation).
+PAYOUT_KINDS = ("voucher_payout", "loss_compensation")
+RESERVED_PAYOUT_STATES = (PayoutState.PENDING, PayoutState.HELD, PayoutState.ISSUED, PayoutState.CLAIMED)
+
+
+def campaigns_claimable(*, user: User, now: datetime) -> QuerySet[Campaign]:
+    """Live coverage campaigns in their promotion window, before their deadline, under the user's limit.
+
+    The audience and the budget are checked when claiming (a refusal names them);
+    listing stays one query.
+    """
+    mine = Count("vouchers", filter=Q(vouchers__user=user))
+    return (
+        Campaign.objects.filter(
+            kind__in=COVERAGE_KINDS,
+            status=CampaignStatus.LIVE,
+            promotion_starts_at__lte=now,
+            promotion_ends_at__gte=now,
+            claim_deadline__gte=now,
+        )
+        .annotate(mine=mine)
+        .filter(mine__lt=F("per_user_limit"))
+        .order_by("claim_deadline", "id")
+    )
+
+
+def voucher_center(*, user: User) -> QuerySet[Voucher]:
+    """The user's vouchers, live first, each with its campaign (R-VC-08)."""
+    return Voucher.objects.filter(user=user).select_related("campaign").order_by("state", "valid_until", "id")
+
+
+def voucher_get(*, user: User, voucher_id: int) -> Voucher | None:
+    return voucher_center(user=user).filter(pk=voucher_id).first()
+
+
+@dataclass
+class Liability:
+    """A campaign's money now (R-VC-09): funded = available + reserved + paid out."""
+
+    budget: Decimal
+    funded: Decimal
+    available: Decimal
+    reserved: Decimal
+    paid_out: Decimal
+    live_claims: int
+    reserved_by_claims: Decimal  # what the vouchers' states say is reserved: live claims and pending payouts
+    triggered: int = 0
+    pending_payouts: Decimal = ZERO
+
+
+def _refs(campaigns: list[Campaign]) -> dict[str, tuple[int, str]]:
+    refs = {}
+    for c in campaigns:
+        refs[c.account_ref] = (c.pk, "available")
+        refs[c.reserved_ref] = (c.pk, "reserved")
+    return refs
+
+
+def campaign_liabilities(campaigns: list[Campaign]) -> dict[int, Liability]:
+    """The liability of each campaign, in four grouped queries whatever their number."""
+    out = {c.pk: Liability(c.budget, ZERO, ZERO, ZERO, ZERO, 0, ZERO) for c in campaigns}
+    if not campaigns:
+        return out
+    ids = list(out)
+    for cid, total in (
+        CampaignFunding.objects.filter(campaign_id__in=ids).values_list("campaign_id").annotate(s=Sum("amount"))
+    ):
+        out[cid].funded = total
+    refs = _refs(campaigns)
+    accounts = LedgerAccount.objects.filter(owner=None, kind=AccountKind.CAMPAIGN_BUDGET, ref__in=list(refs))
+    by_account = {}
+    for pk, ref, balance in accounts.values_list("pk", "ref", "balance"):
+        cid, which = refs[ref]
+        setattr(out[cid], which, balance)
+        by_account[pk] = cid
+    for account_id, total in (
+        Posting.objects.filter(account_id__in=list(by_account), entry__kind__in=PAYOUT_KINDS)
+        .values_list("account_id")
+        .annotate(s=Sum("amount"))
+    ):
+        out[by_account[account_id]].paid_out -= total
+    for cid, n, total in (
+        Voucher.objects.filter(campaign_id__in=ids, state=VoucherState.CLAIMED)
+        .values_list("campaign_id")
+        .annotate(n=Count("id"), s=Sum("face_value"))
+    ):
+        out[cid].live_claims, out[cid].reserved_by_claims = n, total
+    # A triggered voucher's payout stays reserved until it is spent, rejected, withheld or expires.
+    for cid, n, total in (
+        Payout.objects.filter(campaign_id__in=ids, state__in=RESERVED_PAYOUT_STATES)
+        .values_list("campaign_id")
+        .annotate(n=Count("id"), s=Sum("amount"))
+    ):
+        out[cid].triggered, out[cid].pending_payouts = n, total
+        out[cid].reserved_by_claims += total
+    return out
+
+
+def campaign_budget_problems() -> list[dict]:
+    """The audit check (registered with ``accounts.hooks``): every campaign's books agree with the ledger.
+
+    funded (Finance's fundings) = available + reserved + paid out (ledger balances and payout
+    postings), and the reserved balance equals the face value of the live claims plus the
+    reimbursements triggered and not yet paid (R-VC-09).
+    """
+    problems = []
+    campaigns = list(Campaign.objects.order_by("pk"))
+    for cid, books in campaign_liabilities(campaigns).items():
+        if books.funded != books.available + books.reserved + books.paid_out:
+            problems.append(
+                {
+                    "campaign": cid,
+                    "funded": str(books.funded),
+                    "available + reserved + paid out": str(books.available + books.reserved + books.paid_out),
+                }
+            )
+        if books.reserved != books.reserved_by_claims:
+            problems.append(
+                {"campaign": cid, "reserved": str(books.reserved), "live claims": str(books.reserved_by_claims)}
+            )
+    return problems

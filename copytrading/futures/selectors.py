@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import AccountKind, LedgerAccount, User
 from copytrading.futures.models import (
+    CloseReason,
     MarginMode,
     Market,
     MarketChange,
@@ -15,6 +19,7 @@ from copytrading.futures.models import (
     MarkPrice,
     Order,
     Position,
+    PositionClose,
     PositionStatus,
 )
 from copytrading.futures.risk import unrealised
@@ -116,3 +121,42 @@ def market_setting_get(*, account: LedgerAccount, market: Market) -> MarketSetti
             margin_mode=MarginMode.CROSS,
         )
     return setting
+
+
+@dataclass(frozen=True)
+class SlotClose:
+    """A close of a position held in a slot (a copy), as apps that react to losses read it."""
+
+    close_id: int
+    slot: int
+    account_id: int
+    closed_at: datetime
+    opened_at: datetime
+    realised_pnl: Decimal
+    margin_lost: Decimal
+    reason: str
+    margin_mode: str
+    entry_id: int | None
+
+
+def slot_closes_losing(*, slots: Collection[int], since: datetime) -> list[SlotClose]:
+    """Closes at a loss or by liquidation of positions in ``slots``, at or after ``since``, oldest first
+    by (time, id): one query whatever the number of slots."""
+    rows = (
+        PositionClose.objects.filter(position__slot__in=list(slots), created_at__gte=since)
+        .filter(Q(realised_pnl__lt=0) | Q(reason=CloseReason.LIQUIDATION))
+        .order_by("created_at", "pk")
+        .values_list(
+            "pk",
+            "position__slot",
+            "position__account_id",
+            "created_at",
+            "position__opened_at",
+            "realised_pnl",
+            "margin_lost",
+            "reason",
+            "position__margin_mode",
+            "entry_id",
+        )
+    )
+    return [SlotClose(*row) for row in rows]

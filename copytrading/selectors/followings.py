@@ -6,6 +6,7 @@ None for anyone else's following, so the API answers 404.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -89,3 +90,14 @@ def following_share(*, following: Following) -> dict:
 
     net = following_net_result(following)
     return {"net_result": net, "pending": share_pending(following, net), "frozen": frozen_amount(following)}
+
+
+def follower_has_followed(*, user: User) -> bool:
+    """Whether ``user`` has ever followed a trader (any following, stopped ones too): not a new copy trader."""
+    return Following.objects.filter(follower=user).exists()
+
+
+def followings_of_users(*, user_ids: Collection[int]) -> dict[int, tuple[int, str]]:
+    """Every following (stopped ones too) of these users: following id (its copies' slot) → (follower id, mode)."""
+    rows = Following.objects.filter(follower_id__in=list(user_ids)).values_list("pk", "follower_id", "mode")
+    return {pk: (follower, mode) for pk, follower, mode in rows}

@@ -20,6 +20,9 @@ APP_TASKS = {
     "copytrading.copy_fanout_reconcile",
     "copytrading.profit_share_daily",
     "copytrading.statistics_daily",
+    "vouchers.expire",
+    "vouchers.reimbursement_daily",
+    "vouchers.held_payout_alert",
 }
 
 

@@ -28,6 +28,7 @@ class Command(BaseCommand):
                 report.system_totals,
             ),
         ]
+        checks += [(name, not problems, problems) for name, problems in report.app_checks.items()]
         for label, ok, detail in checks:
             self.stdout.write(f"  [{'ok' if ok else 'FAIL'}] {label}" + ("" if ok else f": {detail}"))
         if not report.ok:

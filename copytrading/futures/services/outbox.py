@@ -39,6 +39,8 @@ def position_closed_payload(close: PositionClose, owner_id: int) -> dict:
         "funding": format(close.funding, "f"),
         "margin_lost": format(close.margin_lost, "f"),
         "reason": close.reason,
+        # The journal entry of the fill or sweep: closes of one cross liquidation share it.
+        "entry_id": close.entry_id,
         "full": position.qty == 0,
         "opened_at": position.opened_at.isoformat(),
         "closed_at": close.created_at.isoformat(),

@@ -88,7 +88,8 @@ def test_the_job_list_shows_schedules_money_and_recent_runs(clock, risk):
     response = api(risk).get("/api/v1/ops/jobs")
     assert response.status_code == 200
     jobs = {job["name"]: job for job in response.data}
-    assert {name for name, job in jobs.items() if job["moves_money"]} == {"funding", "profit-share-daily"}
+    money_jobs = {name for name, job in jobs.items() if job["moves_money"]}
+    assert money_jobs == {"funding", "profit-share-daily", "voucher-expiry"}
     stats = jobs["statistics-daily"]
     schedule = stats["schedule"]
     assert (schedule["minute"], schedule["hour"], schedule["timezone"]) == ("20", "1", "Asia/Shanghai")

@@ -1,0 +1,43 @@
+"""Fixtures of the voucher tests: a maker of live, funded campaigns."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from tests.copytrading.conftest import btc, eth  # noqa: F401 - the markets the copy tests trade
+from vouchers.models import Campaign
+from vouchers.services.campaigns import campaign_create, campaign_fund, campaign_publish
+
+
+@pytest.fixture
+def live_campaign(campaign_operator, finance_operator):
+    """``live_campaign(kind=…, face_value=…, funded=…, **settings)``: created, funded and published."""
+
+    def make(*, funded: str | None = None, publish: bool = True, **settings) -> Campaign:
+        now = timezone.now()
+        values = {
+            "name": "Welcome cover",
+            "kind": "first_loss",
+            "face_value": Decimal("50"),
+            "budget": Decimal("1000"),
+            "promotion_starts_at": now - timedelta(days=1),
+            "promotion_ends_at": now + timedelta(days=10),
+            "claim_deadline": now + timedelta(days=10),
+            "validity_days": 7,
+            **settings,
+        }
+        campaign = campaign_create(actor=campaign_operator, reason="launch", **values)
+        amount = Decimal(funded) if funded is not None else campaign.budget
+        if amount:
+            campaign_fund(
+                campaign=campaign, amount=amount, actor=finance_operator, reason="Q4 budget", idempotency_key="fund-1"
+            )
+        if publish:
+            campaign = campaign_publish(campaign=campaign, actor=campaign_operator, reason="go")
+        return campaign
+
+    return make

@@ -1,0 +1,12 @@
+"""The vouchers' consumer of the venue's "position closed" events (``copytrading.futures.events``)."""
+
+from __future__ import annotations
+
+from copytrading.futures.events import register_batch_consumer
+from vouchers.services.triggers import closes_decide
+
+
+@register_batch_consumer("vouchers.triggers")
+def triggers_on_closes(payloads: list[dict]) -> None:
+    """Losing and liquidated copy closes trigger the coverage vouchers of the users holding them (R-VC-04 … 06)."""
+    closes_decide(payloads=payloads)

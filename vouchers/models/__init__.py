@@ -1,0 +1,26 @@
+"""Voucher campaigns and their vouchers. Split by concern; import from here."""
+
+from vouchers.models.campaigns import (
+    Audience,
+    Campaign,
+    CampaignChange,
+    CampaignFunding,
+    CampaignKind,
+    CampaignStatus,
+)
+from vouchers.models.vouchers import CloseDecision, Outcome, Payout, PayoutState, Voucher, VoucherState
+
+__all__ = [
+    "Audience",
+    "Campaign",
+    "CampaignChange",
+    "CampaignFunding",
+    "CampaignKind",
+    "CampaignStatus",
+    "CloseDecision",
+    "Outcome",
+    "Payout",
+    "PayoutState",
+    "Voucher",
+    "VoucherState",
+]

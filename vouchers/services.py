@@ -1,1 +1,0 @@
-"""Every write of vouchers, one keyword-only function per use case, each transactional."""

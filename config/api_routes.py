@@ -79,6 +79,11 @@ ROUTES: dict[str, Route] = {
     "api-following-records": route(GET=OBJECT),
     "api-following-stats": route(GET=OBJECT),
     "api-following-equity": route(GET=OBJECT),
+    # vouchers: claiming is app-only (R-VC-02); a claim reserves a campaign's money
+    "api-voucher-campaigns": route(GET=AUTHENTICATED),
+    "api-voucher-claims": route(POST=AUTHENTICATED, money=("POST",)),
+    "api-vouchers": route(GET=AUTHENTICATED),
+    "api-voucher": route(GET=OBJECT),
     # operators
     "api-ops-deposits": route(POST=OPERATOR, money=("POST",)),
     "api-ops-withdrawal-approve": route(POST=OPERATOR, money=("POST",)),
@@ -91,4 +96,11 @@ ROUTES: dict[str, Route] = {
     "api-ops-job-runs": route(GET=OPERATOR, POST=OPERATOR, money=("POST",)),
     "api-ops-lead-trader-approve": route(POST=OPERATOR),
     "api-ops-lead-trader-suspend": route(POST=OPERATOR),
+    # Voucher campaigns: publish, pause and end move no money; a funding does (R-VC-09).
+    "api-ops-campaigns": route(GET=OPERATOR, POST=OPERATOR),
+    "api-ops-campaign": route(GET=OPERATOR, PATCH=OPERATOR),
+    "api-ops-campaign-publish": route(POST=OPERATOR),
+    "api-ops-campaign-pause": route(POST=OPERATOR),
+    "api-ops-campaign-end": route(POST=OPERATOR),
+    "api-ops-campaign-fundings": route(POST=OPERATOR, money=("POST",)),
 }

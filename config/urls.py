@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("copytrading.futures.api.urls")),
     path("api/v1/", include("copytrading.api.urls")),
+    path("api/v1/", include("vouchers.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path(

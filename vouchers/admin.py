@@ -38,7 +38,7 @@ from django.utils import timezone
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from accounts.admin_actions import ReasonForm
 from accounts.money import MAX_AMOUNT, parse_amount
-from config.errors import ServiceError
+from config.errors import IdempotencyConflict, ServiceError
 from vouchers.models import Campaign, CampaignChange, CampaignFunding, CampaignStatus, Voucher
 from vouchers.reports import campaign_daily
 from vouchers.selectors import Liability, campaign_liabilities
@@ -475,23 +475,18 @@ class CampaignAdmin(admin.ModelAdmin):
                     # The form's key: a double submit of the same form funds once.
                     idempotency_key=f"admin:{request.user.pk}:{form.cleaned_data['key']}",
                 )
+            except IdempotencyConflict:
+                form.add_error(None, "This form was already used for another amount. Open the fund page again.")
             except ServiceError as exc:
                 show_service_error(form, exc)
             else:
-                if funding.amount != amount:
-                    form.add_error(
-                        None,
-                        f"This form was already used: it funded {usdt(funding.amount)} USDT (funding #{funding.pk}). "
-                        "Open the fund page again for another funding.",
-                    )
-                else:
-                    self.message_user(
-                        request,
-                        f"{campaign.name}: funded {usdt(funding.amount)} USDT from the marketing account "
-                        f"(funding #{funding.pk}, journal entry #{funding.entry_id}).",
-                        messages.SUCCESS,
-                    )
-                    return HttpResponseRedirect(reverse("admin:vouchers_campaign_change", args=[campaign.pk]))
+                self.message_user(
+                    request,
+                    f"{campaign.name}: funded {usdt(funding.amount)} USDT from the marketing account "
+                    f"(funding #{funding.pk}, journal entry #{funding.entry_id}).",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:vouchers_campaign_change", args=[campaign.pk]))
         return self._page(
             request,
             campaign,

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.money import ZERO
 from config.clock import platform_today
-from vouchers.models import Campaign, Voucher, VoucherState
+from vouchers.models import Campaign, Payout, Voucher, VoucherState
 
 MAX_DAYS = 366
 
@@ -36,8 +36,7 @@ def campaign_daily(*, campaign: Campaign, days: int = 30, now: datetime | None =
     - claims: vouchers claimed that day (``Voucher.claimed_at``) and their face value;
     - triggers: vouchers triggered that day (state ``triggered``, by ``ended_at``) and the
       reimbursement they owe (min(loss, face value), R-VC-04, R-VC-05);
-    - payouts: what the campaign paid out that day — always 0 until payouts exist
-      (see ``_payouts_by_day``).
+    - payouts: reimbursements issued that day as experience vouchers (R-VC-07) and their amount.
 
     Days without activity are rows of zeros, so the table has exactly ``days`` rows.
     """
@@ -99,11 +98,11 @@ def _triggers_by_day(campaign: Campaign, since: datetime, zone: ZoneInfo) -> Day
 
 
 def _payouts_by_day(campaign: Campaign, since: datetime, zone: ZoneInfo) -> DayTotals:
-    """PAYOUTS NOT BUILT YET: the campaign's payouts per day, count and amount.
-
-    The payout model (R-VC-07: reimbursements issued as experience vouchers, held payouts)
-    is built later; until then no campaign pays anything and every day shows 0. When it
-    exists, replace this body with one grouped query like ``_claims_by_day``, over the
-    payouts of ``campaign`` paid since ``since``, by their payment time in ``zone``.
-    """
-    return {}
+    """Reimbursements issued per day (experience vouchers, by ``issued_at``) and their amount: one grouped query."""
+    return _by_day(
+        Payout.objects.filter(campaign=campaign, issued_at__gte=since)
+        .annotate(day=TruncDate("issued_at", tzinfo=zone))
+        .values("day")
+        .annotate(n=Count("id"), s=Sum("amount"))
+        .order_by()
+    )

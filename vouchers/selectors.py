@@ -6,11 +6,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 
 from accounts.models import AccountKind, LedgerAccount, Posting, User
 from accounts.money import ZERO
-from vouchers.models import Campaign, CampaignFunding, CampaignStatus, Payout, PayoutState, Voucher, VoucherState
+from copytrading.selectors.followings import follower_has_followed
+from vouchers.models import (
+    Audience,
+    Campaign,
+    CampaignFunding,
+    CampaignStatus,
+    Payout,
+    PayoutState,
+    Voucher,
+    VoucherState,
+)
 from vouchers.models.campaigns import COVERAGE_KINDS
 
 # Ledger entries that pay a campaign's money out to users (experience-voucher spend, loss compensation).
@@ -21,12 +31,15 @@ RESERVED_PAYOUT_STATES = (PayoutState.PENDING, PayoutState.HELD, PayoutState.ISS
 def campaigns_claimable(*, user: User, now: datetime) -> QuerySet[Campaign]:
     """Live coverage campaigns in their promotion window, before their deadline, under the user's limit.
 
-    The audience and the budget are checked when claiming (a refusal names them);
-    listing stays one query.
+    Campaigns for new copy traders are left out for a user who has followed before; the
+    budget is checked when claiming (a refusal names it).
     """
     mine = Count("vouchers", filter=Q(vouchers__user=user))
+    campaigns = Campaign.objects.all()
+    if follower_has_followed(user=user):
+        campaigns = campaigns.exclude(audience=Audience.NEW_COPY_TRADERS)
     return (
-        Campaign.objects.filter(
+        campaigns.filter(
             kind__in=COVERAGE_KINDS,
             status=CampaignStatus.LIVE,
             promotion_starts_at__lte=now,
@@ -40,8 +53,9 @@ def campaigns_claimable(*, user: User, now: datetime) -> QuerySet[Campaign]:
 
 
 def voucher_center(*, user: User) -> QuerySet[Voucher]:
-    """The user's vouchers, live first, each with its campaign (R-VC-08)."""
-    return Voucher.objects.filter(user=user).select_related("campaign").order_by("state", "valid_until", "id")
+    """The user's vouchers, live first, then used, then expired, each with its campaign (R-VC-08)."""
+    rank = Case(When(state=VoucherState.CLAIMED, then=0), When(state=VoucherState.TRIGGERED, then=1), default=2)
+    return Voucher.objects.filter(user=user).select_related("campaign").order_by(rank, "valid_until", "id")
 
 
 def voucher_get(*, user: User, voucher_id: int) -> Voucher | None:
@@ -72,7 +86,7 @@ def _refs(campaigns: list[Campaign]) -> dict[str, tuple[int, str]]:
 
 
 def campaign_liabilities(campaigns: list[Campaign]) -> dict[int, Liability]:
-    """The liability of each campaign, in four grouped queries whatever their number."""
+    """The liability of each campaign, in a fixed number of grouped queries whatever their number."""
     out = {c.pk: Liability(c.budget, ZERO, ZERO, ZERO, ZERO, 0, ZERO) for c in campaigns}
     if not campaigns:
         return out

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from tests.copytrading.conftest import btc, eth  # noqa: F401 - the markets the copy tests trade
+from tests.copytrading.copy_helpers import follow, make_lead
 from vouchers.models import Campaign
 from vouchers.services.campaigns import campaign_create, campaign_fund, campaign_publish
 
@@ -41,3 +42,9 @@ def live_campaign(campaign_operator, finance_operator):
         return campaign
 
     return make
+
+
+@pytest.fixture
+def following(db):
+    """A Smart Ratio following with 1,000 USDT in its sub-account."""
+    return follow(make_lead(), amount="1000")

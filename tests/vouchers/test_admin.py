@@ -568,7 +568,7 @@ def test_the_per_day_report_groups_by_platform_day_in_one_query_per_series(live_
 
     with CaptureQueriesContext(connection) as captured:
         rows = campaign_daily(campaign=campaign, now=now)
-    assert len(captured) == 2  # claims and triggers; payouts are not built yet
+    assert len(captured) == 3  # one grouped query per series: claims, triggers, payouts
 
     assert len(rows) == 30
     assert rows[0]["day"] == date(2026, 3, 10)

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import JournalEntry
-from config.errors import InvalidInput, InvalidState, RuleViolation
+from config.errors import IdempotencyConflict, InvalidInput, InvalidState, RuleViolation
 from vouchers.ledger import campaign_accounts
 from vouchers.models import CampaignStatus
 from vouchers.services.campaigns import (
@@ -93,6 +93,8 @@ def test_finance_funds_a_campaign_up_to_its_budget_and_a_retry_moves_nothing(liv
     first = campaign_fund(campaign=campaign, amount=D("600"), actor=finance_operator, reason="a", idempotency_key="f1")
     again = campaign_fund(campaign=campaign, amount=D("600"), actor=finance_operator, reason="a", idempotency_key="f1")
     assert again.pk == first.pk
+    with pytest.raises(IdempotencyConflict):  # the same key for another amount is not a retry
+        campaign_fund(campaign=campaign, amount=D("700"), actor=finance_operator, reason="a", idempotency_key="f1")
 
     with pytest.raises(RuleViolation) as refused:
         campaign_fund(campaign=campaign, amount=D("401"), actor=finance_operator, reason="b", idempotency_key="f2")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from decimal import Decimal as D
 
@@ -13,12 +12,10 @@ from django.utils import timezone
 from accounts.selectors import ledger_audit
 from copytrading.futures.models import OutboxEvent, PositionClose
 from copytrading.futures.services.liquidation import risk_sweep
-from copytrading.futures.services.market_settings import market_setting_set
 from copytrading.futures.services.orders import order_place
-from copytrading.futures.services.outbox import outbox_deliver_pending
-from copytrading.futures.services.positions import position_close
 from copytrading.futures.services.prices import mark_price_set
 from tests.copytrading.copy_helpers import follow, make_lead
+from tests.vouchers.voucher_helpers import close_at, deliver, open_copy
 from vouchers.ledger import campaign_accounts
 from vouchers.models import CloseDecision, Outcome, Voucher, VoucherState
 from vouchers.selectors import campaign_budget_problems
@@ -26,35 +23,6 @@ from vouchers.services.claims import voucher_claim
 from vouchers.services.triggers import closes_decide
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def following(db):
-    """A Smart Ratio following with 1,000 USDT in its sub-account."""
-    return follow(make_lead(), amount="1000")
-
-
-def open_copy(following, market, *, qty="0.01", leverage=10, mode="cross"):
-    """A copy position in the following's slot, opened at the current mark."""
-    market_setting_set(account=following.sub_account, market=market, leverage=leverage, margin_mode=mode)
-    return order_place(
-        account=following.sub_account,
-        market=market,
-        side="buy",
-        qty=D(qty),
-        slot=following.pk,
-        idempotency_key=uuid.uuid4().hex,
-    ).position
-
-
-def close_at(position, market, price):
-    mark_price_set(market=market, price=D(price))
-    position_close(position=position, idempotency_key=uuid.uuid4().hex)
-    return PositionClose.objects.filter(position=position).latest("pk")
-
-
-def deliver():
-    return outbox_deliver_pending(consumer="vouchers.triggers")
 
 
 def settled(voucher):

@@ -14,7 +14,7 @@ from django.db.models import Sum
 from accounts.models import User
 from accounts.money import ZERO, parse_amount
 from accounts.services.ledger import transfer_post
-from config.errors import InvalidInput, InvalidState, RuleViolation
+from config.errors import IdempotencyConflict, InvalidInput, InvalidState, RuleViolation
 from vouchers.ledger import campaign_accounts, marketing_account
 from vouchers.lock_objects import lock_campaign
 from vouchers.models import Audience, Campaign, CampaignChange, CampaignFunding, CampaignKind, CampaignStatus
@@ -193,6 +193,15 @@ def funded_total(campaign: Campaign) -> Decimal:
     return campaign.fundings.aggregate(s=Sum("amount"))["s"] or ZERO
 
 
+def _same(funding: CampaignFunding, amount: Decimal) -> CampaignFunding:
+    """A retry returns the first funding; the same key for another amount is an error, not a retry."""
+    if funding.amount != amount:
+        raise IdempotencyConflict(
+            f"this key already funded {funding.amount}, not {amount}", fields={"amount": ["key already used"]}
+        )
+    return funding
+
+
 def campaign_fund(
     *, campaign: Campaign, amount: Decimal, actor: User, reason: str, idempotency_key: str
 ) -> CampaignFunding:
@@ -202,12 +211,12 @@ def campaign_fund(
     key = f"campaign-fund:{campaign.pk}:{idempotency_key}"
     existing = CampaignFunding.objects.filter(entry__idempotency_key=key).first()
     if existing is not None:
-        return existing
+        return _same(existing, amount)
     with transaction.atomic():
         campaign = lock_campaign(campaign.pk)
         existing = CampaignFunding.objects.filter(entry__idempotency_key=key).first()
         if existing is not None:
-            return existing
+            return _same(existing, amount)
         if campaign.status == CampaignStatus.ENDED:
             raise InvalidState("an ended campaign takes no more money")
         room = campaign.budget - funded_total(campaign)

@@ -12,7 +12,7 @@ from accounts.lock_objects import lock_accounts
 from accounts.models import User
 from accounts.money import ZERO
 from accounts.services.ledger import Leg, entry_post, transfer_post
-from config.errors import RuleViolation
+from config.errors import IdempotencyConflict, RuleViolation
 from copytrading.selectors.followings import follower_has_followed
 from vouchers.ledger import CampaignAccounts, campaign_accounts
 from vouchers.lock_objects import lock_campaign, lock_vouchers
@@ -47,6 +47,13 @@ def claim_refusal(*, campaign: Campaign, user: User, now: datetime) -> RuleViola
     return None
 
 
+def _same(voucher: Voucher, campaign: Campaign) -> Voucher:
+    """A retried claim returns its voucher; the same key for another campaign is an error, not a retry."""
+    if voucher.campaign_id != campaign.pk:
+        raise IdempotencyConflict("this key already claimed from another campaign", fields={"campaign": ["key used"]})
+    return voucher
+
+
 def voucher_claim(*, user: User, campaign: Campaign, idempotency_key: str, now: datetime | None = None) -> Voucher:
     """Claim a coverage voucher: its face value is reserved from the campaign's budget (R-VC-01).
 
@@ -56,14 +63,14 @@ def voucher_claim(*, user: User, campaign: Campaign, idempotency_key: str, now: 
     """
     existing = Voucher.objects.filter(user=user, claim_key=idempotency_key).first()
     if existing is not None:
-        return existing
+        return _same(existing, campaign)
     now = now or timezone.now()
     with transaction.atomic():
         # The campaign row serialises its claims: the budget and per-user counts are read under it.
         campaign = lock_campaign(campaign.pk)
         existing = Voucher.objects.filter(user=user, claim_key=idempotency_key).first()
         if existing is not None:
-            return existing
+            return _same(existing, campaign)
         refusal = claim_refusal(campaign=campaign, user=user, now=now)
         if refusal is not None:
             raise refusal

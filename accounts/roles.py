@@ -68,6 +68,8 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         "vouchers.view_voucher",
         "vouchers.view_payout",
         "vouchers.review_payout",
+        "vouchers.ban_voucher_abuse",
+        "vouchers.view_abuseban",
         # Where users registered and logged in from: voucher-abuse review (R-VC-09, R-LC-06).
         "accounts.view_accessrecord",
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,6 +13,7 @@ from accounts.models import AccountKind, LedgerAccount, Posting, User
 from accounts.money import ZERO
 from copytrading.selectors.followings import follower_has_followed
 from vouchers.models import (
+    AbuseBan,
     Audience,
     Campaign,
     CampaignFunding,
@@ -148,3 +150,8 @@ def campaign_budget_problems() -> list[dict]:
                 {"campaign": cid, "reserved": str(books.reserved), "live claims": str(books.reserved_by_claims)}
             )
     return problems
+
+
+def banned_user_ids(*, user_ids: Collection[int]) -> set[int]:
+    """Those of ``user_ids`` disabled for voucher abuse (R-LC-06): one query."""
+    return set(AbuseBan.objects.filter(user_id__in=list(user_ids)).values_list("user_id", flat=True))

@@ -1,5 +1,6 @@
 """Voucher campaigns and their vouchers. Split by concern; import from here."""
 
+from vouchers.models.abuse import AbuseBan
 from vouchers.models.campaigns import (
     Audience,
     Campaign,
@@ -11,6 +12,7 @@ from vouchers.models.campaigns import (
 from vouchers.models.vouchers import CloseDecision, Outcome, Payout, PayoutState, Voucher, VoucherState
 
 __all__ = [
+    "AbuseBan",
     "Audience",
     "Campaign",
     "CampaignChange",

@@ -26,6 +26,7 @@ RESOURCE_TAGS = {
     "lead-traders": "traders",
     "traders": "traders",
     "followings": "followings",
+    "vouchers": "vouchers",
     "ops": "ops",
 }
 # Vouchers and protected programs are reached under other resources (a following, the

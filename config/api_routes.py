@@ -84,6 +84,9 @@ ROUTES: dict[str, Route] = {
     "api-voucher-claims": route(POST=AUTHENTICATED, money=("POST",)),
     "api-vouchers": route(GET=AUTHENTICATED),
     "api-voucher": route(GET=OBJECT),
+    # Payout (experience) vouchers: claimed in the app only; claiming moves no money (the amount stays reserved).
+    "api-voucher-payouts": route(GET=AUTHENTICATED),
+    "api-voucher-payout-claim": route(POST=OBJECT),
     # operators
     "api-ops-deposits": route(POST=OPERATOR, money=("POST",)),
     "api-ops-withdrawal-approve": route(POST=OPERATOR, money=("POST",)),
@@ -103,4 +106,11 @@ ROUTES: dict[str, Route] = {
     "api-ops-campaign-pause": route(POST=OPERATOR),
     "api-ops-campaign-end": route(POST=OPERATOR),
     "api-ops-campaign-fundings": route(POST=OPERATOR, money=("POST",)),
+    "api-ops-campaign-flags": route(GET=OPERATOR),
+    # Payout review: holding and releasing move no money; rejecting and a voucher-abuse ban release reservations.
+    "api-ops-payouts": route(GET=OPERATOR),
+    "api-ops-payout-hold": route(POST=OPERATOR),
+    "api-ops-payout-release": route(POST=OPERATOR),
+    "api-ops-payout-reject": route(POST=OPERATOR, money=("POST",)),
+    "api-ops-voucher-bans": route(POST=OPERATOR, money=("POST",)),
 }

@@ -14,6 +14,15 @@ reserved, paid out, live claims — read for the whole page at once; the change
 page adds the liability in full, the last 30 days of claims, triggers and
 payouts (``vouchers.reports``) and the campaign's history. Vouchers, changes
 and fundings are records: read-only for everybody.
+
+Voucher abuse (R-VC-09, R-LC-06): the change page lists the campaign's flagged
+claimants — those sharing a registration or login address or a withdrawal
+destination with another claimant — and operators holding
+``vouchers.ban_voucher_abuse`` disable an account on "Disable for voucher abuse"
+(``abuseban/disable/``), which withholds its unspent payouts. Payouts are records
+too, but an operator holding ``vouchers.review_payout`` holds, releases or rejects
+one with the buttons of its page, with a reason (R-VC-07, R-OP-01); the list
+filters the held ones passing their seventh day within a day (the R-VC-07 alert).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
 from django.forms.models import construct_instance
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -37,11 +47,22 @@ from django.utils import timezone
 
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInline
 from accounts.admin_actions import ReasonForm
+from accounts.models import User
 from accounts.money import MAX_AMOUNT, parse_amount
 from config.errors import IdempotencyConflict, ServiceError
-from vouchers.models import Campaign, CampaignChange, CampaignFunding, CampaignStatus, Voucher
+from vouchers.models import (
+    AbuseBan,
+    Campaign,
+    CampaignChange,
+    CampaignFunding,
+    CampaignStatus,
+    Payout,
+    PayoutState,
+    Voucher,
+)
 from vouchers.reports import campaign_daily
-from vouchers.selectors import Liability, campaign_liabilities
+from vouchers.selectors import Liability, campaign_flagged_claimants, campaign_liabilities, payouts_withheld
+from vouchers.services.abuse import account_disable_for_abuse
 from vouchers.services.campaigns import (
     DRAFT_EDITABLE,
     LIVE_EDITABLE,
@@ -52,9 +73,12 @@ from vouchers.services.campaigns import (
     campaign_publish,
     campaign_update,
 )
+from vouchers.services.payouts import HELD_ALERT_AT, PAYOUT_DEADLINE, payout_hold, payout_reject, payout_release
 
 CHANGE_CAMPAIGN = "vouchers.change_campaign"
 FUND_CAMPAIGN = "vouchers.fund_campaign"
+REVIEW_PAYOUT = "vouchers.review_payout"
+BAN_VOUCHER_ABUSE = "vouchers.ban_voucher_abuse"
 DAILY_DAYS = 30
 RECORD_FIELDS = ["status", "created_by", "created_at"]
 
@@ -396,6 +420,7 @@ class CampaignAdmin(admin.ModelAdmin):
             ],
             "moves": moves,
             "fund_url": reverse("admin:vouchers_campaign_fund", args=[campaign.pk]) if can_fund else None,
+            "flags": flagged_claimants(campaign, can_ban=request.user.has_perm(BAN_VOUCHER_ABUSE)),
         }
 
     # --- buttons: publish, pause, end; fund
@@ -527,6 +552,26 @@ def liability_rows(liability: Liability) -> list[dict]:
     ]
 
 
+def flagged_claimants(campaign: Campaign, *, can_ban: bool) -> list[dict]:
+    """The campaign's flagged claimants as the desk shows them (R-VC-09, R-LC-06): each with the claimants it
+    shares an address or a withdrawal destination with, whether it is banned, and a link to ban it."""
+    ban_url = reverse("admin:vouchers_abuseban_disable")
+
+    def people(users: list[User]) -> str:
+        return ", ".join(f"{u.email} (#{u.pk})" for u in users) or "—"
+
+    return [
+        {
+            "user": f"{flag.user.email} (#{flag.user.pk})",
+            "address": people(flag.shares_address_with),
+            "withdrawal_address": people(flag.shares_withdrawal_destination_with),
+            "banned": flag.banned,
+            "ban_url": f"{ban_url}?user={flag.user.pk}" if can_ban and not flag.banned else None,
+        }
+        for flag in campaign_flagged_claimants(campaign=campaign)
+    ]
+
+
 # --- records: read-only for everybody ---------------------------------------------
 
 
@@ -557,3 +602,219 @@ class CampaignFundingAdmin(ReadOnlyAdmin):
     search_fields = ["campaign__name", "actor__email", "reason"]
     list_select_related = ["campaign", "actor", "entry"]
     date_hierarchy = "at"
+
+
+# --- payouts: records, reviewed with buttons (R-VC-07, R-OP-01) ----------------------------
+
+
+@dataclass(frozen=True)
+class Review:
+    label: str
+    decide: Callable[..., Payout]
+    allowed: str  # the state the service accepts: only used to offer the button
+    explanation: str
+
+
+REVIEWS: dict[str, Review] = {
+    "hold": Review(
+        "Hold",
+        payout_hold,
+        PayoutState.PENDING,
+        "The daily run will not issue this payout until it is released or rejected. You are alerted a day "
+        "before it passes its seventh day after the trigger (R-VC-07).",
+    ),
+    "release": Review(
+        "Release",
+        payout_release,
+        PayoutState.HELD,
+        "Issues the payout now: the user can claim it in the app for the campaign's claim days.",
+    ),
+    "reject": Review(
+        "Reject",
+        payout_reject,
+        PayoutState.HELD,
+        "The user never gets this payout; its amount returns to the campaign's available budget (R-VC-09).",
+    ),
+}
+
+
+class HeldAlertFilter(admin.SimpleListFilter):
+    """Held payouts passing their seventh day after the trigger within a day, or already past it (R-VC-07)."""
+
+    title = "review deadline"
+    parameter_name = "held_alert"
+
+    def lookups(self, request, model_admin):
+        return [("due", "held, passing its seventh day within a day")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "due":
+            return queryset.filter(state=PayoutState.HELD, triggered_at__lte=timezone.now() - HELD_ALERT_AT)
+        return queryset
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    change_form_template = "admin/vouchers/payout_change_form.html"
+    list_display = [
+        "id",
+        "user_email",
+        "campaign",
+        "amount",
+        "state",
+        "triggered_at",
+        "pay_by",
+        "issued_at",
+        "claim_by",
+        "held_at",
+        "reviewed_by",
+    ]
+    list_filter = [HeldAlertFilter, "state"]
+    search_fields = ["user__email", "campaign__name"]
+    list_select_related = ["campaign", "user", "reviewed_by"]
+    date_hierarchy = "triggered_at"
+
+    @admin.display(description="user", ordering="user__email")
+    def user_email(self, obj: Payout) -> str:
+        return obj.user.email
+
+    @admin.display(description="pay by (R-VC-07)", ordering="triggered_at")
+    def pay_by(self, obj: Payout):
+        return obj.triggered_at + PAYOUT_DEADLINE
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        payout = self.get_object(request, unquote(object_id))
+        reviews = []
+        if payout is not None and request.user.has_perm(REVIEW_PAYOUT):
+            reviews = [
+                {"label": review.label, "url": reverse(f"admin:vouchers_payout_{name}", args=[payout.pk])}
+                for name, review in REVIEWS.items()
+                if payout.state == review.allowed
+            ]
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "reviews": reviews})
+
+    def get_urls(self):
+        own = [
+            path(
+                f"<int:payout_id>/{name}/",
+                self.admin_site.admin_view(self.review_view),
+                {"review": name},
+                name=f"vouchers_payout_{name}",
+            )
+            for name in REVIEWS
+        ]
+        return [*own, *super().get_urls()]
+
+    def review_view(self, request: HttpRequest, payout_id: int, review: str) -> HttpResponse:
+        if not request.user.has_perm(REVIEW_PAYOUT):
+            raise PermissionDenied
+        payout = get_object_or_404(Payout.objects.select_related("user", "campaign"), pk=payout_id)
+        chosen = REVIEWS[review]
+        change_url = reverse("admin:vouchers_payout_change", args=[payout.pk])
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                payout = chosen.decide(payout=payout, actor=request.user, reason=form.cleaned_data["reason"])
+            except ServiceError as exc:
+                show_service_error(form, exc)
+            else:
+                self.message_user(
+                    request, f"Payout #{payout.pk}: {payout.get_state_display().lower()}.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{chosen.label} payout #{payout.pk}",
+            "payout": payout,
+            "amount": usdt(payout.amount),
+            "pay_by": payout.triggered_at + PAYOUT_DEADLINE,
+            "form": form,
+            "explanation": chosen.explanation,
+            "submit_label": chosen.label,
+            "change_url": change_url,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/vouchers/payout_action.html", context)
+
+
+# --- voucher abuse: bans (R-LC-06, R-VC-09, R-OP-01) ------------------------------------------
+
+
+class DisableForm(forms.Form):
+    user = forms.CharField(help_text="The user's id or email.")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded with the ban and your name (R-OP-01)."
+    )
+
+    def clean_user(self) -> User:
+        given = self.cleaned_data["user"].strip()
+        found = User.objects.filter(pk=int(given)) if given.isdigit() else User.objects.filter(email__iexact=given)
+        user = found.first()
+        if user is None:
+            raise forms.ValidationError(f"No user {given}.")
+        return user
+
+
+@admin.register(AbuseBan)
+class AbuseBanAdmin(ReadOnlyAdmin):
+    change_list_template = "admin/vouchers/abuseban_change_list.html"
+    list_display = ["id", "at", "user", "actor", "reason", "withheld"]
+    search_fields = ["user__email", "actor__email", "reason"]
+    list_select_related = ["user", "actor"]
+    date_hierarchy = "at"
+
+    def get_queryset(self, request):
+        withheld = Count("user__voucher_payouts", filter=Q(user__voucher_payouts__state=PayoutState.WITHHELD))
+        return super().get_queryset(request).annotate(withheld_payouts=withheld)
+
+    @admin.display(description="payouts withheld")
+    def withheld(self, obj: AbuseBan) -> int:
+        return obj.withheld_payouts
+
+    def changelist_view(self, request, extra_context=None):
+        context = {**(extra_context or {}), "can_disable": request.user.has_perm(BAN_VOUCHER_ABUSE)}
+        return super().changelist_view(request, context)
+
+    def get_urls(self):
+        own = [
+            path("disable/", self.admin_site.admin_view(self.disable_view), name="vouchers_abuseban_disable"),
+        ]
+        return [*own, *super().get_urls()]
+
+    def disable_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(BAN_VOUCHER_ABUSE):
+            raise PermissionDenied
+        form = DisableForm(
+            request.POST if request.method == "POST" else None, initial={"user": request.GET.get("user", "")}
+        )
+        if form.is_bound and form.is_valid():
+            user = form.cleaned_data["user"]
+            already = AbuseBan.objects.filter(user=user).exists()
+            try:
+                ban = account_disable_for_abuse(user=user, actor=request.user, reason=form.cleaned_data["reason"])
+            except ServiceError as exc:
+                show_service_error(form, exc)
+            else:
+                count, amount = payouts_withheld(user_id=user.pk)
+                if already:
+                    self.message_user(
+                        request,
+                        f"{user.email} was already disabled for voucher abuse on {timezone.localtime(ban.at):%Y-%m-%d}"
+                        f" by {ban.actor.email}: nothing changed ({count} payout(s) withheld).",
+                        messages.WARNING,
+                    )
+                else:
+                    self.message_user(
+                        request,
+                        f"{user.email} is disabled for voucher abuse: {count} payout(s) withheld, {usdt(amount)} "
+                        "USDT returned to the campaigns' available budget.",
+                        messages.SUCCESS,
+                    )
+                return HttpResponseRedirect(reverse("admin:vouchers_abuseban_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Disable an account for voucher abuse",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/vouchers/abuseban_disable.html", context)

@@ -11,6 +11,7 @@ from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 
 from accounts.models import AccountKind, LedgerAccount, Posting, User
 from accounts.money import ZERO
+from accounts.selectors import users_sharing_with
 from copytrading.selectors.followings import follower_has_followed
 from vouchers.models import (
     AbuseBan,
@@ -155,3 +156,69 @@ def campaign_budget_problems() -> list[dict]:
 def banned_user_ids(*, user_ids: Collection[int]) -> set[int]:
     """Those of ``user_ids`` disabled for voucher abuse (R-LC-06): one query."""
     return set(AbuseBan.objects.filter(user_id__in=list(user_ids)).values_list("user_id", flat=True))
+
+
+def campaign_flags(*, campaign: Campaign) -> dict[int, dict[str, set[int]]]:
+    """R-VC-09: the claimants of ``campaign`` flagged for review, and with whom (R-LC-06 applies to them).
+
+    For each user that claimed a voucher of the campaign and shares a registration or login
+    address (``"address"``) or a withdrawal destination (``"withdrawal_address"``) with another
+    of its claimants: those other claimants. Users outside the campaign are never compared. A
+    user sharing nothing is absent; one present has both keys. Three queries, whatever the number
+    of claimants (``accounts.selectors.users_sharing_with``). Claimants are the users holding a
+    ``Voucher`` of the campaign; loss-coverage holders join them once their grants are recorded.
+    """
+    claimants = Voucher.objects.filter(campaign=campaign).order_by().values_list("user_id", flat=True).distinct()
+    return users_sharing_with(user_ids=set(claimants))
+
+
+@dataclass
+class FlaggedClaimant:
+    """A flagged claimant of a campaign as operators review it (R-VC-09, R-LC-06)."""
+
+    user: User
+    banned: bool  # already disabled for voucher abuse
+    shares_address_with: list[User]
+    shares_withdrawal_destination_with: list[User]
+
+
+def campaign_flagged_claimants(*, campaign: Campaign) -> list[FlaggedClaimant]:
+    """``campaign_flags`` with the users read and each one's ban, by user id: five queries, whatever their number."""
+    flags = campaign_flags(campaign=campaign)
+    if not flags:
+        return []
+    involved = set(flags).union(*(shared["address"] | shared["withdrawal_address"] for shared in flags.values()))
+    users = User.objects.in_bulk(list(involved))
+    banned = banned_user_ids(user_ids=list(flags))
+    return [
+        FlaggedClaimant(
+            user=users[user_id],
+            banned=user_id in banned,
+            shares_address_with=[users[pk] for pk in sorted(shared["address"])],
+            shares_withdrawal_destination_with=[users[pk] for pk in sorted(shared["withdrawal_address"])],
+        )
+        for user_id, shared in sorted(flags.items())
+    ]
+
+
+def payout_center(*, user: User) -> QuerySet[Payout]:
+    """The user's payout (experience) vouchers, each with its original voucher and campaign (R-VC-07, R-VC-08):
+    issued and claimed first, then pending or held, then the rest; newest trigger first within each."""
+    rank = Case(
+        When(state__in=(PayoutState.ISSUED, PayoutState.CLAIMED), then=0),
+        When(state__in=(PayoutState.PENDING, PayoutState.HELD), then=1),
+        When(state=PayoutState.APPLIED, then=2),
+        default=3,
+    )
+    return (
+        Payout.objects.filter(user=user)
+        .select_related("voucher__campaign", "campaign")
+        .order_by(rank, "-triggered_at", "-id")
+    )
+
+
+def payouts_withheld(*, user_id: int) -> tuple[int, Decimal]:
+    """How many payouts of the user are withheld for voucher abuse (R-LC-06), and their total: one query."""
+    withheld = Payout.objects.filter(user_id=user_id, state=PayoutState.WITHHELD)
+    totals = withheld.aggregate(n=Count("id"), s=Sum("amount"))
+    return totals["n"], totals["s"] or ZERO

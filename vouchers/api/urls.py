@@ -1,12 +1,15 @@
 from django.urls import path
 
-from vouchers.api import campaigns, ops, vouchers
+from vouchers.api import abuse, campaigns, ops, payouts, vouchers
 
 urlpatterns = [
     # The app: what the caller may claim, claiming (app-only, R-VC-02), and the voucher center (R-VC-08).
     path("vouchers/campaigns", campaigns.ClaimableCampaignListApi.as_view(), name="api-voucher-campaigns"),
     path("vouchers/claims", campaigns.VoucherClaimApi.as_view(), name="api-voucher-claims"),
     path("vouchers", vouchers.VoucherListApi.as_view(), name="api-vouchers"),
+    # Payouts (experience vouchers): listed with both deadlines (R-VC-08), claimed in the app (R-VC-07).
+    path("vouchers/payouts", payouts.PayoutListApi.as_view(), name="api-voucher-payouts"),
+    path("vouchers/payouts/<int:payout_id>/claim", payouts.PayoutClaimApi.as_view(), name="api-voucher-payout-claim"),
     path("vouchers/<int:voucher_id>", vouchers.VoucherDetailApi.as_view(), name="api-voucher"),
     # Operators: campaigns, their liability and changes, and Finance's fundings (R-VC-09, R-OP-01).
     path("ops/campaigns", ops.OpsCampaignListCreateApi.as_view(), name="api-ops-campaigns"),
@@ -23,4 +26,11 @@ urlpatterns = [
         ops.OpsCampaignFundingCreateApi.as_view(),
         name="api-ops-campaign-fundings",
     ),
+    # Operators: voucher abuse, flagged claimants and bans (R-VC-09, R-LC-06); payout review (R-VC-07, R-OP-01).
+    path("ops/campaigns/<int:campaign_id>/flags", abuse.OpsCampaignFlagsApi.as_view(), name="api-ops-campaign-flags"),
+    path("ops/voucher-bans", abuse.OpsVoucherBanCreateApi.as_view(), name="api-ops-voucher-bans"),
+    path("ops/payouts", payouts.OpsPayoutListApi.as_view(), name="api-ops-payouts"),
+    path("ops/payouts/<int:payout_id>/hold", payouts.OpsPayoutHoldApi.as_view(), name="api-ops-payout-hold"),
+    path("ops/payouts/<int:payout_id>/release", payouts.OpsPayoutReleaseApi.as_view(), name="api-ops-payout-release"),
+    path("ops/payouts/<int:payout_id>/reject", payouts.OpsPayoutRejectApi.as_view(), name="api-ops-payout-reject"),
 ]

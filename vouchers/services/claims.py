@@ -16,7 +16,7 @@ from config.errors import IdempotencyConflict, RuleViolation
 from copytrading.selectors.followings import follower_has_followed
 from vouchers.ledger import CampaignAccounts, campaign_accounts
 from vouchers.lock_objects import lock_campaign, lock_vouchers
-from vouchers.models import Audience, Campaign, CampaignStatus, Voucher, VoucherState
+from vouchers.models import AbuseBan, Audience, Campaign, CampaignStatus, Voucher, VoucherState
 from vouchers.models.campaigns import COVERAGE_KINDS
 
 # Vouchers expired per transaction: each is a row update plus two legs of one compound entry.
@@ -31,6 +31,8 @@ def claim_refusal(*, campaign: Campaign, user: User, now: datetime) -> RuleViola
     """Why ``user`` may not claim from ``campaign`` now (budget aside, which needs the lock), or None."""
     if campaign.kind not in COVERAGE_KINDS:
         return _refuse("campaign", "loss-coverage vouchers are granted by the campaign, not claimed")
+    if AbuseBan.objects.filter(user=user).exists():  # R-LC-06
+        return _refuse("campaign", "this account is disabled for voucher abuse: it cannot claim vouchers")
     if campaign.status != CampaignStatus.LIVE:
         return _refuse("campaign", "this campaign is not running")
     if now < campaign.promotion_starts_at:

@@ -45,7 +45,9 @@ def _issue(payout: Payout, now: datetime) -> None:
     payout.claim_by = now + timedelta(days=payout.campaign.payout_claim_days)
 
 
-def _release(payouts: Iterable[Payout], *, key: str) -> None:
+def _release(
+    payouts: Iterable[Payout], *, key: str, actor_id: int | None = None, reason: str = "", reference: str = ""
+) -> None:
     """Give the payouts' reserved amounts back to their campaigns' available budget, as one entry."""
     by_campaign: dict[int, tuple[object, Decimal]] = {}
     for p in payouts:
@@ -56,7 +58,23 @@ def _release(payouts: Iterable[Payout], *, key: str) -> None:
         accounts = campaign_accounts(campaign)
         legs += [Leg(accounts.reserved.pk, -amount), Leg(accounts.available.pk, amount)]
     if legs:
-        entry_post(kind="voucher_release", idempotency_key=key, legs=legs, reference="voucher-payout")
+        entry_post(
+            kind="voucher_release",
+            idempotency_key=key,
+            legs=legs,
+            actor_id=actor_id,
+            reason=reason,
+            reference=reference or "voucher-payout",
+        )
+
+
+def payouts_reservations_release(
+    *, payouts: Iterable[Payout], key: str, actor: User, reason: str, reference: str
+) -> None:
+    """For services that end payouts elsewhere (a voucher-abuse ban): release their reserved amounts to their
+    campaigns' available budget in one entry, recorded with who and why (R-VC-09, R-OP-01). Call it in the
+    transaction that moved the payouts out of a reserved state, under their row locks."""
+    _release(payouts, key=key, actor_id=actor.pk, reason=reason, reference=reference)
 
 
 def _batches(queryset: QuerySet[Payout]) -> Iterable[list[int]]:

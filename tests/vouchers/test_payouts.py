@@ -16,7 +16,7 @@ from config.clock import platform_day_start
 from config.errors import InvalidState, RuleViolation
 from tests.vouchers.voucher_helpers import close_at, deliver, open_copy
 from vouchers.ledger import campaign_accounts
-from vouchers.models import Payout, PayoutState
+from vouchers.models import AbuseBan, Payout, PayoutState
 from vouchers.selectors import campaign_budget_problems, campaign_liabilities
 from vouchers.services.claims import voucher_claim
 from vouchers.services.payouts import (
@@ -159,3 +159,14 @@ def test_the_reimbursement_run_twice_in_parallel_issues_each_payout_once(trigger
 
     assert sorted(counts) == [0, 1]
     assert Payout.objects.get().state == PayoutState.ISSUED
+
+
+def test_a_payout_triggered_after_its_user_was_banned_is_withheld_by_the_daily_run(triggered, campaign_operator):
+    """R-LC-06: a disabled account's payouts are withheld (shown as withheld, its money back in available)."""
+    AbuseBan.objects.create(user=triggered.user, actor=campaign_operator, reason="one person, five accounts")
+
+    assert payouts_issue_due(now=next_day(triggered)) == 0
+
+    triggered.refresh_from_db()
+    assert triggered.state == PayoutState.WITHHELD
+    assert reserved(triggered.campaign) == 0 and books_agree()

@@ -19,6 +19,7 @@ from config.clock import platform_day_start
 from config.errors import InvalidInput, InvalidState, RuleViolation
 from vouchers.ledger import campaign_accounts
 from vouchers.models import Payout, PayoutState
+from vouchers.selectors import banned_user_ids
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +104,18 @@ def payouts_issue_due(*, now: datetime | None = None) -> int:
     for ids in _batches(due):
         with transaction.atomic():
             payouts = _locked(ids, PayoutState.PENDING)
-            for p in payouts:
+            # A user banned after its voucher triggered is withheld, not paid (R-LC-06), and its money returns.
+            banned = banned_user_ids(user_ids={p.user_id for p in payouts})
+            withheld = [p for p in payouts if p.user_id in banned]
+            for p in withheld:
+                p.state, p.ended_at = PayoutState.WITHHELD, now
+            paid = [p for p in payouts if p.user_id not in banned]
+            for p in paid:
                 _issue(p, now)
-            Payout.objects.bulk_update(payouts, ["state", "issued_at", "claim_by"])
-            issued += len(payouts)
+            Payout.objects.bulk_update(payouts, ["state", "issued_at", "claim_by", "ended_at"])
+            if withheld:
+                _release(withheld, key=f"payout-withheld:{withheld[0].pk}-{withheld[-1].pk}:{len(withheld)}")
+            issued += len(paid)
     return issued
 
 

@@ -109,6 +109,16 @@ JOBS: tuple[Job, ...] = (
         has_period=False,
     ),
     Job(
+        name="loss-compensation-credit",
+        task="vouchers.loss_compensation_credit",
+        minute="5",
+        hour="0",
+        timezone="UTC",
+        queue="settlement",
+        description="Credit loss-coverage compensations of closes before today (UTC) to spot (R-LC-05, R-LC-06).",
+        moves_money=True,
+    ),
+    Job(
         name="outbox-deliver",
         task="futures.outbox_deliver",
         minute="*",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from copytrading.futures.events import register_batch_consumer
+from vouchers.services.loss_coverage import loss_coverage_apply
 from vouchers.services.triggers import closes_decide
 
 
@@ -10,3 +11,9 @@ from vouchers.services.triggers import closes_decide
 def triggers_on_closes(payloads: list[dict]) -> None:
     """Losing and liquidated copy closes trigger the coverage vouchers of the users holding them (R-VC-04 … 06)."""
     closes_decide(payloads=payloads)
+
+
+@register_batch_consumer("vouchers.loss_coverage")
+def loss_coverage_on_closes(payloads: list[dict]) -> None:
+    """Losing closes on users' main futures accounts use their loss-coverage vouchers (R-LC-02 … R-LC-04)."""
+    loss_coverage_apply(payloads=payloads)

@@ -23,6 +23,7 @@ APP_TASKS = {
     "vouchers.expire",
     "vouchers.reimbursement_daily",
     "vouchers.held_payout_alert",
+    "vouchers.loss_compensation_credit",
 }
 
 

@@ -9,6 +9,7 @@ from vouchers.models.campaigns import (
     CampaignKind,
     CampaignStatus,
 )
+from vouchers.models.loss_coverage import Compensation, CompensationState, LossCoverageState, LossCoverageVoucher
 from vouchers.models.vouchers import CloseDecision, Outcome, Payout, PayoutState, Voucher, VoucherState
 
 __all__ = [
@@ -20,6 +21,10 @@ __all__ = [
     "CampaignKind",
     "CampaignStatus",
     "CloseDecision",
+    "Compensation",
+    "CompensationState",
+    "LossCoverageState",
+    "LossCoverageVoucher",
     "Outcome",
     "Payout",
     "PayoutState",

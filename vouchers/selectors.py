@@ -19,6 +19,10 @@ from vouchers.models import (
     Campaign,
     CampaignFunding,
     CampaignStatus,
+    Compensation,
+    CompensationState,
+    LossCoverageState,
+    LossCoverageVoucher,
     Payout,
     PayoutState,
     Voucher,
@@ -124,6 +128,19 @@ def campaign_liabilities(campaigns: list[Campaign]) -> dict[int, Liability]:
         .annotate(n=Count("id"), s=Sum("amount"))
     ):
         out[cid].triggered, out[cid].pending_payouts = n, total
+        out[cid].reserved_by_claims += total
+    # Loss coverage (R-LC-01, R-LC-05): what active vouchers have left, and compensations not yet credited.
+    for cid, total in (
+        LossCoverageVoucher.objects.filter(campaign_id__in=ids, state=LossCoverageState.ACTIVE)
+        .values_list("campaign_id")
+        .annotate(s=Sum("remaining"))
+    ):
+        out[cid].reserved_by_claims += total
+    for cid, total in (
+        Compensation.objects.filter(campaign_id__in=ids, state=CompensationState.PENDING)
+        .values_list("campaign_id")
+        .annotate(s=Sum("amount"))
+    ):
         out[cid].reserved_by_claims += total
     return out
 

@@ -19,7 +19,6 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-import vouchers.selectors
 from accounts.jobs import job_find
 from accounts.models import JobRun
 from accounts.money import ZERO
@@ -34,6 +33,7 @@ from vouchers.ledger import campaign_accounts
 from vouchers.models import AbuseBan, CampaignChange, Compensation, LossCoverageVoucher
 from vouchers.models.loss_coverage import CompensationState, LossCoverageState
 from vouchers.selectors import campaign_liabilities
+from vouchers.services.abuse import account_disable_for_abuse
 from vouchers.services.campaigns import campaign_end
 from vouchers.services.loss_coverage import (
     compensations_credit_due,
@@ -48,29 +48,6 @@ from vouchers.services.loss_coverage import (
 from vouchers.tasks import loss_compensation_credit, vouchers_expire
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _audit_counts_loss_coverage(monkeypatch):
-    """The audit's campaign-budget check, with loss coverage counted as reserved.
-
-    Until ``vouchers.selectors.campaign_liabilities`` adds ``loss_coverage_reserved`` to
-    ``reserved_by_claims`` (the lines proposed with ``vouchers.services.loss_coverage``), it
-    cannot know what loss-coverage grants reserve; this gives it exactly that sum where it is
-    missing, and adds nothing once the selector counts it. Remove it then.
-    """
-    original = vouchers.selectors.campaign_liabilities
-
-    def with_loss_coverage(campaigns):
-        out = original(campaigns)
-        extra = loss_coverage_reserved(list(out))
-        for cid, books in out.items():
-            missing = extra.get(cid, ZERO)
-            if books.reserved != books.reserved_by_claims and books.reserved_by_claims + missing == books.reserved:
-                books.reserved_by_claims += missing
-        return out
-
-    monkeypatch.setattr(vouchers.selectors, "campaign_liabilities", with_loss_coverage)
 
 
 def identity_holds(campaign) -> bool:
@@ -505,6 +482,22 @@ def test_a_ban_can_withhold_pending_compensation_at_once(lc_campaign, trader, ca
     assert compensations_credit_due(now=timezone.now() + timedelta(days=2)) == (0, 0)
     assert balances(campaign) == (D("1000"), D("0")) and spot(trader).balance == 0
     assert books_agree(campaign)
+
+
+def test_disabling_an_account_for_abuse_withholds_its_pending_compensation_at_once(
+    lc_campaign, trader, campaign_operator, btc
+):
+    """R-LC-06: the operators' ban withholds the compensation in the same transaction."""
+    campaign = lc_campaign()
+    grant(campaign, trader, campaign_operator)
+    close_at(manual(trader, btc), btc, "57000")
+    deliver()
+
+    account_disable_for_abuse(user=trader, actor=campaign_operator, reason="one person, five accounts")
+
+    assert Compensation.objects.get().state == CompensationState.WITHHELD
+    assert compensations_credit_due(now=timezone.now() + timedelta(days=2)) == (0, 0)
+    assert spot(trader).balance == 0 and books_agree(campaign)
 
 
 def test_a_banned_user_is_not_granted(lc_campaign, trader, campaign_operator):

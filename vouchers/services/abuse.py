@@ -19,6 +19,7 @@ from accounts.models import User
 from config.errors import InvalidInput
 from vouchers.models import AbuseBan, Payout, PayoutState
 from vouchers.selectors import RESERVED_PAYOUT_STATES
+from vouchers.services.loss_coverage import compensations_withhold
 from vouchers.services.payouts import payouts_reservations_release
 
 
@@ -56,4 +57,6 @@ def account_disable_for_abuse(*, user: User, actor: User, reason: str) -> AbuseB
             reason=f"voucher abuse: {reason}",
             reference=f"voucher-ban:{ban.pk}",
         )
+        # Pending loss-coverage compensation is withheld now, not at the next 00:05 credit run.
+        compensations_withhold(user=user, actor=actor, reason=f"voucher abuse: {reason}", now=now)
     return ban

@@ -89,7 +89,7 @@ def test_the_job_list_shows_schedules_money_and_recent_runs(clock, risk):
     assert response.status_code == 200
     jobs = {job["name"]: job for job in response.data}
     money_jobs = {name for name, job in jobs.items() if job["moves_money"]}
-    assert money_jobs == {"funding", "profit-share-daily", "voucher-expiry"}
+    assert money_jobs == {"funding", "profit-share-daily", "voucher-expiry", "loss-compensation-credit"}
     stats = jobs["statistics-daily"]
     schedule = stats["schedule"]
     assert (schedule["minute"], schedule["hour"], schedule["timezone"]) == ("20", "1", "Asia/Shanghai")

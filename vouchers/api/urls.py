@@ -1,6 +1,9 @@
 from django.urls import path
 
-from vouchers.api import abuse, campaigns, ops, payouts, vouchers
+from vouchers.api import abuse, campaigns, payouts, vouchers
+from vouchers.api.ops import campaigns as ops_campaigns
+from vouchers.api.ops import fundings as ops_fundings
+from vouchers.api.ops import moves as ops_moves
 
 urlpatterns = [
     # The app: what the caller may claim, claiming (app-only, R-VC-02), and the voucher center (R-VC-08).
@@ -12,18 +15,20 @@ urlpatterns = [
     path("vouchers/payouts/<int:payout_id>/claim", payouts.PayoutClaimApi.as_view(), name="api-voucher-payout-claim"),
     path("vouchers/<int:voucher_id>", vouchers.VoucherDetailApi.as_view(), name="api-voucher"),
     # Operators: campaigns, their liability and changes, and Finance's fundings (R-VC-09, R-OP-01).
-    path("ops/campaigns", ops.OpsCampaignListCreateApi.as_view(), name="api-ops-campaigns"),
-    path("ops/campaigns/<int:campaign_id>", ops.OpsCampaignApi.as_view(), name="api-ops-campaign"),
+    path("ops/campaigns", ops_campaigns.OpsCampaignListCreateApi.as_view(), name="api-ops-campaigns"),
+    path("ops/campaigns/<int:campaign_id>", ops_campaigns.OpsCampaignApi.as_view(), name="api-ops-campaign"),
     path(
         "ops/campaigns/<int:campaign_id>/publish",
-        ops.OpsCampaignPublishApi.as_view(),
+        ops_moves.OpsCampaignPublishApi.as_view(),
         name="api-ops-campaign-publish",
     ),
-    path("ops/campaigns/<int:campaign_id>/pause", ops.OpsCampaignPauseApi.as_view(), name="api-ops-campaign-pause"),
-    path("ops/campaigns/<int:campaign_id>/end", ops.OpsCampaignEndApi.as_view(), name="api-ops-campaign-end"),
+    path(
+        "ops/campaigns/<int:campaign_id>/pause", ops_moves.OpsCampaignPauseApi.as_view(), name="api-ops-campaign-pause"
+    ),
+    path("ops/campaigns/<int:campaign_id>/end", ops_moves.OpsCampaignEndApi.as_view(), name="api-ops-campaign-end"),
     path(
         "ops/campaigns/<int:campaign_id>/fundings",
-        ops.OpsCampaignFundingCreateApi.as_view(),
+        ops_fundings.OpsCampaignFundingCreateApi.as_view(),
         name="api-ops-campaign-fundings",
     ),
     # Operators: voucher abuse, flagged claimants and bans (R-VC-09, R-LC-06); payout review (R-VC-07, R-OP-01).

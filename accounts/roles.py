@@ -27,6 +27,8 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         "vouchers.view_campaign",
         "vouchers.fund_campaign",
         "vouchers.view_campaignfunding",
+        # Loss-coverage compensations credited to spot from the campaigns' reserved accounts (R-LC-05).
+        "vouchers.view_compensation",
     ],
     "Risk operators": [
         "accounts.view_ledgeraccount",
@@ -70,6 +72,9 @@ OPERATOR_GROUPS: dict[str, list[str]] = {
         "vouchers.review_payout",
         "vouchers.ban_voucher_abuse",
         "vouchers.view_abuseban",
+        # Loss-coverage vouchers granted from the campaign page, and the compensations they pay (R-LC-01 … R-LC-06).
+        "vouchers.view_losscoveragevoucher",
+        "vouchers.view_compensation",
         # Where users registered and logged in from: voucher-abuse review (R-VC-09, R-LC-06).
         "accounts.view_accessrecord",
     ],

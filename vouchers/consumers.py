@@ -15,5 +15,8 @@ def triggers_on_closes(payloads: list[dict]) -> None:
 
 @register_batch_consumer("vouchers.loss_coverage")
 def loss_coverage_on_closes(payloads: list[dict]) -> None:
-    """Losing closes on users' main futures accounts use their loss-coverage vouchers (R-LC-02 … R-LC-04)."""
+    """Losing closes on users' main futures accounts use their loss-coverage vouchers (R-LC-02 … R-LC-04).
+
+    The batch names the users; their closes are read from the venue and walked in (closed_at, close id)
+    order, so "first" does not depend on which event arrives first (R-VC-06)."""
     loss_coverage_apply(payloads=payloads)

@@ -160,3 +160,32 @@ def slot_closes_losing(*, slots: Collection[int], since: datetime) -> list[SlotC
         )
     )
     return [SlotClose(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class AccountClose:
+    """A close of a position held in one of given accounts, as apps that react to losses read it."""
+
+    close_id: int
+    position_id: int
+    account_id: int
+    closed_at: datetime
+    realised_pnl: Decimal  # the trading result of the closed quantity, fees and funding excluded
+    qty: Decimal
+    price: Decimal
+
+
+def account_closes_losing(*, account_ids: Collection[int], slot: int = 0, since: datetime) -> list[AccountClose]:
+    """Closes at a loss (realised PnL below 0) of positions in ``slot`` of ``account_ids`` (slot 0: manual
+    trading), at or after ``since``, oldest first by (time, id): one query whatever the number of accounts."""
+    rows = (
+        PositionClose.objects.filter(
+            position__account_id__in=list(account_ids),
+            position__slot=slot,
+            created_at__gte=since,
+            realised_pnl__lt=0,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", "position_id", "position__account_id", "created_at", "realised_pnl", "qty", "price")
+    )
+    return [AccountClose(*row) for row in rows]

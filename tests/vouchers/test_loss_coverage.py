@@ -344,7 +344,7 @@ def test_the_earliest_obtained_voucher_is_used_first_and_one_close_uses_one_vouc
 def test_the_first_close_in_time_uses_the_voucher_even_when_delivered_after_a_later_one(
     lc_campaign, trader, campaign_operator, btc, eth
 ):
-    """R-LC-02: "first" is the close's (time, id) within what is delivered together, not the events' order."""
+    """R-LC-02, R-VC-06: "first" is the close's (time, id), not the order of the events in a delivery."""
     campaign = lc_campaign()
     voucher = grant(campaign, trader, campaign_operator)
     first = close_at(manual(trader, btc), btc, "57000")  # loss 30
@@ -356,6 +356,27 @@ def test_the_first_close_in_time_uses_the_voucher_even_when_delivered_after_a_la
     assert state(voucher) == (LossCoverageState.USED_UP, D("0"))
     assert Compensation.objects.get().close_id == first.pk
     assert not Compensation.objects.filter(close_id=second.pk).exists()
+    assert books_agree(campaign)
+
+
+def test_the_earlier_close_uses_the_voucher_when_the_events_come_in_reverse_order_in_two_deliveries(
+    lc_campaign, trader, campaign_operator, btc, eth
+):
+    """R-LC-02, R-VC-06: the later close's event delivered alone, then the earlier one's in another delivery →
+    the earlier close used the voucher: the first delivery meets it on the venue and applies it first."""
+    campaign = lc_campaign()
+    voucher = grant(campaign, trader, campaign_operator)
+    first = close_at(manual(trader, btc), btc, "57000")  # loss 30
+    second = close_at(manual(trader, eth, qty="0.1"), eth, "2900")  # loss 10
+    events = {e.payload["close_id"]: e.payload for e in OutboxEvent.objects.all()}
+
+    assert loss_coverage_apply(payloads=[events[second.pk]]) == 1
+    assert Compensation.objects.get().close_id == first.pk
+    assert loss_coverage_apply(payloads=[events[first.pk]]) == 0  # delivered later: already compensated
+    assert deliver() == 2  # the outbox delivering both again changes nothing
+
+    assert Compensation.objects.get().close_id == first.pk
+    assert state(voucher) == (LossCoverageState.USED_UP, D("0"))
     assert books_agree(campaign)
 
 
@@ -570,6 +591,28 @@ def test_two_credit_runs_at_once_pay_each_compensation_once(
 
     assert sorted(results) == [(0, 0), (1, 0)]
     assert spot(trader).balance == D("20")
+    assert books_agree(campaign)
+
+
+@pytest.mark.slow
+def test_two_workers_delivering_the_two_closes_at_once_let_the_earlier_close_use_the_voucher(
+    lc_campaign, trader, campaign_operator, btc, eth, transactional_db
+):
+    """R-LC-02, R-VC-06: two batches at once, one close each: the vouchers are locked before the closes are
+    read, so whichever worker goes first applies the earlier close, and the other creates nothing."""
+    campaign = lc_campaign()
+    voucher = grant(campaign, trader, campaign_operator)
+    first = close_at(manual(trader, btc), btc, "57000")  # loss 30
+    close_at(manual(trader, eth, qty="0.1"), eth, "2900")  # loss 10
+    later, earlier = (e.payload for e in OutboxEvent.objects.order_by("-pk"))
+
+    results = _in_parallel(
+        lambda: loss_coverage_apply(payloads=[later]), lambda: loss_coverage_apply(payloads=[earlier])
+    )
+
+    assert sorted(results) == [0, 1]
+    assert Compensation.objects.get().close_id == first.pk
+    assert state(voucher) == (LossCoverageState.USED_UP, D("0"))
     assert books_agree(campaign)
 
 

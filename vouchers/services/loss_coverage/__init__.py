@@ -17,7 +17,7 @@ compensations) by id, then ledger rows — every ledger row a transaction needs 
 locked in one ``lock_accounts`` call (user accounts, then platform ones, by id).
 """
 
-from vouchers.services.loss_coverage.apply import MIN_LOSS, loss_coverage_apply
+from vouchers.services.loss_coverage.apply import MIN_LOSS, loss_coverage_apply, loss_coverage_settle
 from vouchers.services.loss_coverage.credit import (
     CREDIT_BATCH,
     EXPIRY_BATCH,
@@ -49,5 +49,6 @@ __all__ = [
     "loss_coverage_grant",
     "loss_coverage_grant_many",
     "loss_coverage_reserved",
+    "loss_coverage_settle",
     "utc_day_start",
 ]

@@ -84,6 +84,8 @@ ROUTES: dict[str, Route] = {
     "api-voucher-claims": route(POST=AUTHENTICATED, money=("POST",)),
     "api-vouchers": route(GET=AUTHENTICATED),
     "api-voucher": route(GET=OBJECT),
+    # Loss-coverage vouchers (R-LC-01): read-only, web or app; granted by operators, applied automatically.
+    "api-voucher-loss-coverage": route(GET=AUTHENTICATED),
     # Payout (experience) vouchers: claimed in the app only; claiming moves no money (the amount stays reserved).
     "api-voucher-payouts": route(GET=AUTHENTICATED),
     "api-voucher-payout-claim": route(POST=OBJECT),

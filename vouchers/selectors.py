@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Sum, When
 
 from accounts.models import AccountKind, LedgerAccount, Posting, User
 from accounts.money import ZERO
@@ -183,9 +183,14 @@ def campaign_flags(*, campaign: Campaign) -> dict[int, dict[str, set[int]]]:
     of its claimants: those other claimants. Users outside the campaign are never compared. A
     user sharing nothing is absent; one present has both keys. Three queries, whatever the number
     of claimants (``accounts.selectors.users_sharing_with``). Claimants are the users holding a
-    ``Voucher`` of the campaign; loss-coverage holders join them once their grants are recorded.
+    ``Voucher`` of the campaign or granted one of its loss-coverage vouchers (one query for both).
     """
-    claimants = Voucher.objects.filter(campaign=campaign).order_by().values_list("user_id", flat=True).distinct()
+    claimants = (
+        Voucher.objects.filter(campaign=campaign)
+        .order_by()
+        .values_list("user_id", flat=True)
+        .union(LossCoverageVoucher.objects.filter(campaign=campaign).order_by().values_list("user_id", flat=True))
+    )
     return users_sharing_with(user_ids=set(claimants))
 
 
@@ -239,3 +244,17 @@ def payouts_withheld(*, user_id: int) -> tuple[int, Decimal]:
     withheld = Payout.objects.filter(user_id=user_id, state=PayoutState.WITHHELD)
     totals = withheld.aggregate(n=Count("id"), s=Sum("amount"))
     return totals["n"], totals["s"] or ZERO
+
+
+def loss_coverage_center(*, user: User) -> QuerySet[LossCoverageVoucher]:
+    """The user's loss-coverage vouchers in the voucher center (R-LC-01, R-VC-08): active ones, then expired ones,
+    each by arrival (the earliest obtained, used first, first), with its campaign and its compensations (oldest
+    close first). A fully used voucher has left the center. Two queries, however many vouchers."""
+    rank = Case(When(state=LossCoverageState.ACTIVE, then=0), default=1)
+    compensations = Compensation.objects.order_by("closed_at", "close_id")
+    return (
+        LossCoverageVoucher.objects.filter(user=user, state__in=(LossCoverageState.ACTIVE, LossCoverageState.EXPIRED))
+        .select_related("campaign")
+        .prefetch_related(Prefetch("compensations", queryset=compensations))
+        .order_by(rank, "granted_at", "id")
+    )

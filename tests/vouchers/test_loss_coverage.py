@@ -17,12 +17,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.jobs import job_find
-from accounts.models import JobRun
+from accounts.models import AccessKind, JobRun
 from accounts.money import ZERO
 from accounts.selectors import ledger_audit
+from accounts.services.access import access_record
 from config.errors import InvalidInput, RuleViolation
 from copytrading.futures.models import OutboxEvent
 from copytrading.futures.services.orders import order_place
@@ -32,7 +34,7 @@ from tests.vouchers.voucher_helpers import close_at, open_copy
 from vouchers.ledger import campaign_accounts
 from vouchers.models import AbuseBan, CampaignChange, Compensation, LossCoverageVoucher
 from vouchers.models.loss_coverage import CompensationState, LossCoverageState
-from vouchers.selectors import campaign_liabilities
+from vouchers.selectors import campaign_flags, campaign_liabilities
 from vouchers.services.abuse import account_disable_for_abuse
 from vouchers.services.campaigns import campaign_end
 from vouchers.services.loss_coverage import (
@@ -549,6 +551,32 @@ def test_a_voucher_expires_with_its_remaining_amount_released_and_is_not_used_af
     assert state(voucher) == (LossCoverageState.EXPIRED, D("20"))
     assert balances(campaign) == (D("970"), D("30"))  # 20 released; the pending compensation of 30 stays
     assert books_agree(campaign)
+
+
+# --- Abuse flags -------------------------------------------------------------------------------------------
+
+
+def test_grantees_sharing_a_login_address_are_flagged_as_claimants_of_the_campaign(lc_campaign, campaign_operator):
+    """R-VC-09, R-LC-06: the campaign's loss-coverage grantees are its claimants: two sharing a login address are
+    flagged, with whom; a grantee of another campaign on the same address is not compared."""
+    campaign = lc_campaign()
+    alice, bob, carol, outsider = UserFactory.create_batch(4)
+    for user in (alice, bob, carol):
+        grant(campaign, user, campaign_operator)
+    grant(lc_campaign(name="Another gift"), outsider, campaign_operator)
+    access_record(user=alice, kind=AccessKind.LOGIN, address="198.51.100.7")
+    access_record(user=bob, kind=AccessKind.REGISTRATION, address="198.51.100.7")
+    access_record(user=carol, kind=AccessKind.LOGIN, address="203.0.113.9")
+    access_record(user=outsider, kind=AccessKind.LOGIN, address="198.51.100.7")
+
+    with CaptureQueriesContext(connection) as queries:
+        flags = campaign_flags(campaign=campaign)
+
+    assert flags == {
+        alice.pk: {"address": {bob.pk}, "withdrawal_address": set()},
+        bob.pk: {"address": {alice.pk}, "withdrawal_address": set()},
+    }
+    assert len(queries) == 3  # the claimants (coverage and loss coverage in one), then the two comparisons
 
 
 # --- Runs at once ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vouchers.api import abuse, campaigns, payouts, vouchers
+from vouchers.api import abuse, campaigns, loss_coverage, payouts, vouchers
 from vouchers.api.ops import campaigns as ops_campaigns
 from vouchers.api.ops import fundings as ops_fundings
 from vouchers.api.ops import moves as ops_moves
@@ -10,6 +10,8 @@ urlpatterns = [
     path("vouchers/campaigns", campaigns.ClaimableCampaignListApi.as_view(), name="api-voucher-campaigns"),
     path("vouchers/claims", campaigns.VoucherClaimApi.as_view(), name="api-voucher-claims"),
     path("vouchers", vouchers.VoucherListApi.as_view(), name="api-vouchers"),
+    # Loss-coverage vouchers in the center, read-only: remaining amounts and compensations (R-LC-01, R-VC-08).
+    path("vouchers/loss-coverage", loss_coverage.LossCoverageListApi.as_view(), name="api-voucher-loss-coverage"),
     # Payouts (experience vouchers): listed with both deadlines (R-VC-08), claimed in the app (R-VC-07).
     path("vouchers/payouts", payouts.PayoutListApi.as_view(), name="api-voucher-payouts"),
     path("vouchers/payouts/<int:payout_id>/claim", payouts.PayoutClaimApi.as_view(), name="api-voucher-payout-claim"),

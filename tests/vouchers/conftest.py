@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tests.copytrading.conftest import btc, eth  # noqa: F401 - the markets the copy tests trade
 from tests.copytrading.copy_helpers import follow, make_lead
+from tests.factories import UserFactory, fund_futures
 from vouchers.models import Campaign
 from vouchers.services.campaigns import campaign_create, campaign_fund, campaign_publish
 
@@ -48,3 +49,21 @@ def live_campaign(campaign_operator, finance_operator):
 def following(db):
     """A Smart Ratio following with 1,000 USDT in its sub-account."""
     return follow(make_lead(), amount="1000")
+
+
+@pytest.fixture
+def lc_campaign(live_campaign):
+    """``lc_campaign(face_value="20", **settings)``: a live, funded loss-coverage campaign (budget 1,000)."""
+
+    def make(*, face_value: str = "20", **settings):
+        return live_campaign(kind="loss_coverage", face_value=Decimal(face_value), **settings)
+
+    return make
+
+
+@pytest.fixture
+def trader(db):
+    """A user trading by hand, with 10,000 USDT in its futures account."""
+    user = UserFactory()
+    fund_futures(user, "10000")
+    return user

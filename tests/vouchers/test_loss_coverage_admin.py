@@ -79,16 +79,6 @@ def books_agree(campaign: Campaign) -> bool:
 
 
 @pytest.fixture
-def lc_campaign(live_campaign):
-    """``lc_campaign(face_value="20", **settings)``: a live, funded loss-coverage campaign (budget 1,000)."""
-
-    def make(*, face_value: str = "20", **settings) -> Campaign:
-        return live_campaign(kind="loss_coverage", face_value=D(face_value), **settings)
-
-    return make
-
-
-@pytest.fixture
 def operator_client(campaign_operator) -> Client:
     return admin_client(campaign_operator)
 

@@ -56,7 +56,7 @@ def cap_at_5x(*, account, market, leverage, opens):
 
 
 def test_an_order_check_refuses_an_open_above_its_leverage_cap_and_nothing_moves(user, btc, registered):
-    """The seam a protected program uses to cap leverage at 5x (R-CP-02)."""
+    """The seam a capital-protected program will use to cap leverage at 5x (built with the programs)."""
     fund_futures(user, "1000")
     market_setting_set(account=futures(user), market=btc, leverage=10, margin_mode="isolated")
     registered(hooks.register_order_check, cap_at_5x)

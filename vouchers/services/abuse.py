@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from config.db import bulk_update_rows
 from config.errors import InvalidInput
 from vouchers.models import AbuseBan, Payout, PayoutState
 from vouchers.selectors import RESERVED_PAYOUT_STATES
@@ -49,7 +50,7 @@ def account_disable_for_abuse(*, user: User, actor: User, reason: str) -> AbuseB
         now = timezone.now()
         for payout in payouts:
             payout.state, payout.ended_at = PayoutState.WITHHELD, now
-        Payout.objects.bulk_update(payouts, ["state", "ended_at"])
+        bulk_update_rows(Payout, payouts, ["state", "ended_at"])
         payouts_reservations_release(
             payouts=payouts,
             key=f"voucher-ban:{ban.pk}",

@@ -16,6 +16,7 @@ from accounts.models import User
 from accounts.money import ZERO
 from accounts.services.ledger import Leg, entry_post
 from config.clock import platform_day_start
+from config.db import bulk_update_rows
 from config.errors import InvalidInput, InvalidState, RuleViolation
 from vouchers.ledger import campaign_accounts
 from vouchers.models import Payout, PayoutState
@@ -79,8 +80,11 @@ def payouts_reservations_release(
 
 
 def _batches(queryset: QuerySet[Payout]) -> Iterable[list[int]]:
-    while ids := list(queryset.order_by("pk").values_list("pk", flat=True)[:PAYOUT_BATCH]):
+    """Ids of ``queryset`` in batches, walking up the ids: linear in what is due, however many batches."""
+    last = 0
+    while ids := list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:PAYOUT_BATCH]):
         yield ids
+        last = ids[-1]
 
 
 def _locked(ids: list[int], state: str) -> list[Payout]:
@@ -112,7 +116,7 @@ def payouts_issue_due(*, now: datetime | None = None) -> int:
             paid = [p for p in payouts if p.user_id not in banned]
             for p in paid:
                 _issue(p, now)
-            Payout.objects.bulk_update(payouts, ["state", "issued_at", "claim_by", "ended_at"])
+            bulk_update_rows(Payout, payouts, ["state", "issued_at", "claim_by", "ended_at"])
             if withheld:
                 _release(withheld, key=f"payout-withheld:{withheld[0].pk}-{withheld[-1].pk}:{len(withheld)}")
             issued += len(paid)
@@ -195,7 +199,7 @@ def payouts_expire_due(*, now: datetime | None = None) -> int:
                 payouts = _locked(ids, state)
                 for p in payouts:
                     p.state, p.ended_at = PayoutState.EXPIRED, now
-                Payout.objects.bulk_update(payouts, ["state", "ended_at"])
+                bulk_update_rows(Payout, payouts, ["state", "ended_at"])
                 _release(payouts, key=f"payout-expiry:{state}:{payouts[0].pk}-{payouts[-1].pk}:{len(payouts)}")
                 expired += len(payouts)
     return expired

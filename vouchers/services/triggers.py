@@ -23,6 +23,7 @@ from django.db import transaction
 
 from accounts.money import ZERO
 from accounts.services.ledger import Leg, entry_post
+from config.db import bulk_update_rows, copy_insert
 from copytrading.futures.models import CloseReason, MarginMode
 from copytrading.futures.selectors import SlotClose, slot_closes_losing
 from copytrading.models import FollowMode
@@ -53,14 +54,7 @@ def closes_decide(*, payloads: list[dict]) -> int:
         for p in payloads
         if p.get("slot") and (Decimal(p["realised_pnl"]) < 0 or p["reason"] == CloseReason.LIQUIDATION)
     }
-    if not owners:
-        return 0
-    holders = set(
-        Voucher.objects.filter(user_id__in=owners, state=VoucherState.CLAIMED, kind__in=COVERAGE_KINDS)
-        .values_list("user_id", flat=True)
-        .distinct()
-    )
-    return vouchers_trigger(user_ids=holders) if holders else 0
+    return vouchers_trigger(user_ids=owners) if owners else 0
 
 
 def _events(closes: list[SlotClose], slots: dict[int, tuple[int, str]]) -> list[LossEvent]:
@@ -148,7 +142,7 @@ def vouchers_trigger(*, user_ids: set[int]) -> int:
         decisions.append(decision)
     if triggered:
         _write(triggered)
-    CloseDecision.objects.bulk_create(decisions)
+    copy_insert(CloseDecision, decisions)
     return len(triggered)
 
 
@@ -191,8 +185,8 @@ def _write(triggered: list[tuple[Voucher, LossEvent, Decimal]]) -> None:
             campaign, unused = releases.get(voucher.campaign_id, (voucher.campaign, ZERO))
             releases[voucher.campaign_id] = (campaign, unused + voucher.face_value - amount)
     vouchers = [v for v, _, _ in triggered]
-    Voucher.objects.bulk_update(vouchers, ["state", "trigger_close_id", "reimbursement", "ended_at"])
-    Payout.objects.bulk_create(payouts)
+    bulk_update_rows(Voucher, vouchers, ["state", "trigger_close_id", "reimbursement", "ended_at"])
+    copy_insert(Payout, payouts)
     if releases:
         legs = []
         for campaign, unused in releases.values():

@@ -26,6 +26,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import AccountKind, LedgerAccount
+from config.db import bulk_update_rows, copy_insert
 from copytrading.futures.selectors import account_closes_losing
 from vouchers.models.loss_coverage import Compensation, LossCoverageState, LossCoverageVoucher
 
@@ -176,6 +177,6 @@ def loss_coverage_settle(*, user_ids: Collection[int]) -> int:
             )
         )
     if compensations:
-        LossCoverageVoucher.objects.bulk_update(list(used.values()), ["remaining", "state", "ended_at"])
-        Compensation.objects.bulk_create(compensations)
+        bulk_update_rows(LossCoverageVoucher, list(used.values()), ["remaining", "state", "ended_at"])
+        copy_insert(Compensation, compensations)
     return len(compensations)

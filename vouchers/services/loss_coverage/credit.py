@@ -22,6 +22,7 @@ from accounts.models import AccountKind, LedgerAccount, User
 from accounts.money import ZERO
 from accounts.services.accounts import account_open
 from accounts.services.ledger import Leg, entry_post
+from config.db import bulk_update_rows
 from vouchers.ledger import CampaignAccounts, campaign_accounts
 from vouchers.models.loss_coverage import Compensation, CompensationState, LossCoverageState, LossCoverageVoucher
 from vouchers.selectors import banned_user_ids
@@ -64,10 +65,18 @@ def compensations_credit_due(*, now: datetime | None = None) -> tuple[int, int]:
     now = now or timezone.now()
     due = Compensation.objects.filter(state=CompensationState.PENDING, closed_at__lt=utc_day_start(now))
     credited = withheld = 0
-    while ids := list(due.order_by("pk").values_list("pk", flat=True)[:CREDIT_BATCH]):
+    last = 0
+    # Walking up the ids (not re-reading the first due ones) keeps the run linear in what is due.
+    while ids := list(due.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CREDIT_BATCH]):
         paid, kept = _credit_batch(ids, now)
-        credited, withheld = credited + paid, withheld + kept
+        credited, withheld, last = credited + paid, withheld + kept, ids[-1]
     return credited, withheld
+
+
+def _books(rows: list[Compensation]) -> dict[int, CampaignAccounts]:
+    """The ledger accounts of each campaign of ``rows``, looked up once per campaign (not per row)."""
+    campaigns = {c.campaign_id: c.campaign for c in rows}
+    return {cid: campaign_accounts(campaign) for cid, campaign in campaigns.items()}
 
 
 def _credit_batch(ids: list[int], now: datetime) -> tuple[int, int]:
@@ -84,7 +93,7 @@ def _credit_batch(ids: list[int], now: datetime) -> tuple[int, int]:
         paying = [c for c in rows if c.user_id not in banned]
         keeping = [c for c in rows if c.user_id in banned]
         spots = _spot_accounts({c.user_id for c in paying})
-        books = {c.campaign_id: campaign_accounts(c.campaign) for c in rows}
+        books = _books(rows)
         # Every ledger row of the batch in one call, in the global order (users, then platform, by id).
         lock_accounts(
             [*spots.values(), *(a.reserved.pk for a in books.values()), *(a.available.pk for a in books.values())]
@@ -101,7 +110,7 @@ def _credit_batch(ids: list[int], now: datetime) -> tuple[int, int]:
             )
             for c in paying:
                 c.state, c.credited_at, c.entry = CompensationState.CREDITED, now, entry
-            Compensation.objects.bulk_update(paying, ["state", "credited_at", "entry"])
+            bulk_update_rows(Compensation, paying, ["state", "credited_at", "entry"])
         if keeping:
             _withhold(keeping, books, now=now, actor_id=None, reason="")
         return len(paying), len(keeping)
@@ -122,7 +131,7 @@ def _withhold(
     )
     for c in rows:
         c.state, c.withheld_at, c.entry = CompensationState.WITHHELD, now, entry
-    Compensation.objects.bulk_update(rows, ["state", "withheld_at", "entry"])
+    bulk_update_rows(Compensation, rows, ["state", "withheld_at", "entry"])
 
 
 def compensations_withhold(
@@ -145,7 +154,7 @@ def compensations_withhold(
         )
         if not rows:
             return 0, ZERO
-        books = {c.campaign_id: campaign_accounts(c.campaign) for c in rows}
+        books = _books(rows)
         lock_accounts([*(a.reserved.pk for a in books.values()), *(a.available.pk for a in books.values())])
         _withhold(rows, books, now=now, actor_id=actor.pk if actor else None, reason=reason)
         return len(rows), sum((c.amount for c in rows), ZERO)
@@ -208,7 +217,7 @@ def _expire_batch(ids: list[int], now: datetime) -> int:
         )
         for v in vouchers:
             v.state, v.ended_at = LossCoverageState.EXPIRED, now
-        LossCoverageVoucher.objects.bulk_update(vouchers, ["state", "ended_at"])
+        bulk_update_rows(LossCoverageVoucher, vouchers, ["state", "ended_at"])
         return len(vouchers)
 
 

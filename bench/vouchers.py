@@ -453,12 +453,12 @@ def run_benchmark(
         PositionStatus,
     )
     from copytrading.futures.services.demo import markets_seed_demo
-    from copytrading.futures.services.outbox import DELIVERY_BATCH, outbox_deliver_pending
+    from copytrading.futures.services.outbox import BATCH_CONSUMER_BATCH, outbox_deliver_pending
     from vouchers.models import CloseDecision, Payout, PayoutState, Voucher
     from vouchers.selectors import campaign_budget_problems
     from vouchers.services.payouts import payouts_issue_due
 
-    batch = delivery_batch or DELIVERY_BATCH
+    batch = delivery_batch or BATCH_CONSUMER_BATCH
     markets_seed_demo()
     market = Market.objects.get(symbol=SYMBOL)
     if Position.objects.filter(market=market, status=PositionStatus.OPEN).exists():
@@ -745,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="users (a multiple of 100, at least 300)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=None, help="events per delivery transaction (DELIVERY_BATCH)")
+    parser.add_argument("--batch", type=int, default=None, help="events per delivery transaction (BATCH_CONSUMER_BATCH)")
     parser.add_argument(
         "--profile",
         action="store_true",

@@ -24,6 +24,7 @@ from accounts.services.accounts import account_open
 from accounts.services.ledger import Leg, entry_post
 from config.db import bulk_update_rows
 from vouchers.ledger import CampaignAccounts, campaign_accounts
+from vouchers.models import Campaign
 from vouchers.models.loss_coverage import Compensation, CompensationState, LossCoverageState, LossCoverageVoucher
 from vouchers.selectors import banned_user_ids
 from vouchers.services.loss_coverage.common import digest
@@ -73,9 +74,12 @@ def compensations_credit_due(*, now: datetime | None = None) -> tuple[int, int]:
     return credited, withheld
 
 
+CREDIT_COLUMNS = ("id", "campaign_id", "user_id", "amount", "state", "credited_at", "withheld_at", "entry_id")
+
+
 def _books(rows: list[Compensation]) -> dict[int, CampaignAccounts]:
     """The ledger accounts of each campaign of ``rows``, looked up once per campaign (not per row)."""
-    campaigns = {c.campaign_id: c.campaign for c in rows}
+    campaigns = Campaign.objects.in_bulk({c.campaign_id for c in rows})
     return {cid: campaign_accounts(campaign) for cid, campaign in campaigns.items()}
 
 
@@ -83,9 +87,9 @@ def _credit_batch(ids: list[int], now: datetime) -> tuple[int, int]:
     with transaction.atomic():
         rows = list(
             Compensation.objects.filter(pk__in=ids, state=CompensationState.PENDING)
-            .select_related("campaign")
+            .only(*CREDIT_COLUMNS)  # a batch of thousands: only what the credit reads and writes
             .order_by("pk")
-            .select_for_update(of=("self",))
+            .select_for_update()
         )
         if not rows:
             return 0, 0
@@ -95,7 +99,7 @@ def _credit_batch(ids: list[int], now: datetime) -> tuple[int, int]:
         spots = _spot_accounts({c.user_id for c in paying})
         books = _books(rows)
         # Every ledger row of the batch in one call, in the global order (users, then platform, by id).
-        lock_accounts(
+        locked = lock_accounts(
             [*spots.values(), *(a.reserved.pk for a in books.values()), *(a.available.pk for a in books.values())]
         )
         if paying:
@@ -107,17 +111,24 @@ def _credit_batch(ids: list[int], now: datetime) -> tuple[int, int]:
                 legs=legs,
                 reason="loss-coverage compensation (R-LC-05)",
                 reference="loss-compensation",
+                locked=locked,
             )
             for c in paying:
                 c.state, c.credited_at, c.entry = CompensationState.CREDITED, now, entry
             bulk_update_rows(Compensation, paying, ["state", "credited_at", "entry"])
         if keeping:
-            _withhold(keeping, books, now=now, actor_id=None, reason="")
+            _withhold(keeping, books, now=now, actor_id=None, reason="", locked=locked)
         return len(paying), len(keeping)
 
 
 def _withhold(
-    rows: list[Compensation], books: dict[int, CampaignAccounts], *, now: datetime, actor_id: int | None, reason: str
+    rows: list[Compensation],
+    books: dict[int, CampaignAccounts],
+    *,
+    now: datetime,
+    actor_id: int | None,
+    reason: str,
+    locked: dict | None = None,
 ) -> None:
     """Mark locked pending compensations withheld and release their amounts to available, as one entry."""
     why = "compensation withheld: account disabled for voucher abuse (R-LC-06)"
@@ -128,6 +139,7 @@ def _withhold(
         actor_id=actor_id,
         reason=f"{why}: {reason}" if reason else why,
         reference="loss-compensation",
+        locked=locked,
     )
     for c in rows:
         c.state, c.withheld_at, c.entry = CompensationState.WITHHELD, now, entry

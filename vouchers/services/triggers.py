@@ -97,7 +97,6 @@ def vouchers_trigger(*, user_ids: set[int]) -> int:
     """Decide every undecided losing copy close of these users against their live vouchers; return triggers."""
     live = list(
         Voucher.objects.filter(user_id__in=user_ids, state=VoucherState.CLAIMED, kind__in=COVERAGE_KINDS)
-        .select_related("campaign")
         .order_by("pk")
         .select_for_update(of=("self",))
     )
@@ -167,7 +166,7 @@ def _digest(ids: list[int]) -> str:
 
 def _write(triggered: list[tuple[Voucher, LossEvent, Decimal]]) -> None:
     """Bulk: the vouchers triggered, their pending payouts, and one entry releasing what they do not need."""
-    releases: dict[int, tuple[Campaign, Decimal]] = {}
+    releases: dict[int, Decimal] = {}
     payouts = []
     for voucher, event, amount in triggered:
         voucher.state, voucher.trigger_close_id, voucher.reimbursement = VoucherState.TRIGGERED, event.close_id, amount
@@ -182,15 +181,16 @@ def _write(triggered: list[tuple[Voucher, LossEvent, Decimal]]) -> None:
             )
         )
         if voucher.face_value > amount:  # R-VC-09: a payout below face value releases the difference
-            campaign, unused = releases.get(voucher.campaign_id, (voucher.campaign, ZERO))
-            releases[voucher.campaign_id] = (campaign, unused + voucher.face_value - amount)
+            unused = releases.get(voucher.campaign_id, ZERO)
+            releases[voucher.campaign_id] = unused + voucher.face_value - amount
     vouchers = [v for v, _, _ in triggered]
     bulk_update_rows(Voucher, vouchers, ["state", "trigger_close_id", "reimbursement", "ended_at"])
     copy_insert(Payout, payouts)
     if releases:
         legs = []
-        for campaign, unused in releases.values():
-            accounts = campaign_accounts(campaign)
+        campaigns = Campaign.objects.in_bulk(list(releases))  # once per campaign, not joined to every voucher
+        for campaign_id, unused in releases.items():
+            accounts = campaign_accounts(campaigns[campaign_id])
             legs += [Leg(accounts.reserved.pk, -unused), Leg(accounts.available.pk, unused)]
         entry_post(
             kind="voucher_release",

@@ -13,13 +13,12 @@ from decimal import Decimal as D
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from accounts.models import JournalEntry
 from accounts.selectors import ledger_audit
 from tests.copytrading.copy_helpers import follow, make_lead
 from tests.factories import UserFactory
+from tests.vouchers.voucher_helpers import app_client, ops_client, web_client
 from vouchers.ledger import campaign_accounts
 from vouchers.models import Campaign, CampaignChange, Voucher, VoucherState
 from vouchers.selectors import campaign_budget_problems
@@ -32,27 +31,6 @@ CAMPAIGNS = "/api/v1/vouchers/campaigns"
 CLAIMS = "/api/v1/vouchers/claims"
 VOUCHERS = "/api/v1/vouchers"
 OPS = "/api/v1/ops/campaigns"
-
-
-def app_client(user) -> APIClient:
-    """The mobile client: authenticated by the user's API token."""
-    token, _ = Token.objects.get_or_create(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-def web_client(user) -> APIClient:
-    """The web app: authenticated by a session cookie."""
-    client = APIClient()
-    client.force_login(user)
-    return client
-
-
-def ops_client(operator) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(operator)
-    return client
 
 
 def claim(client, campaign, key: str | None = None):

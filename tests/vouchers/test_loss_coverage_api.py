@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from copytrading.futures.services.orders import order_place
 from copytrading.futures.services.outbox import outbox_deliver_pending
-from tests.factories import UserFactory, fund_futures, futures
+from tests.factories import UserFactory, futures
 from tests.vouchers.voucher_helpers import close_at
 from vouchers.models import LossCoverageVoucher
 from vouchers.services.loss_coverage import compensations_credit_due, loss_coverage_grant, utc_day_start
@@ -25,24 +25,6 @@ from vouchers.services.loss_coverage import compensations_credit_due, loss_cover
 pytestmark = pytest.mark.django_db
 
 CENTER = "/api/v1/vouchers/loss-coverage"
-
-
-@pytest.fixture
-def lc_campaign(live_campaign):
-    """``lc_campaign(face_value="20", **settings)``: a live, funded loss-coverage campaign (budget 1,000)."""
-
-    def make(*, face_value: str = "20", **settings):
-        return live_campaign(kind="loss_coverage", face_value=D(face_value), **settings)
-
-    return make
-
-
-@pytest.fixture
-def trader(db):
-    """A user trading by hand, with 10,000 USDT in its futures account."""
-    user = UserFactory()
-    fund_futures(user, "10000")
-    return user
 
 
 def grant(campaign, user, actor, key="k"):

@@ -12,15 +12,13 @@ from decimal import Decimal as D
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from accounts.models import JournalEntry
 from accounts.selectors import ledger_audit
 from config.clock import platform_day_start
 from copytrading.futures.services.prices import mark_price_set
 from tests.factories import OperatorFactory
-from tests.vouchers.voucher_helpers import close_at, deliver, open_copy
+from tests.vouchers.voucher_helpers import app_client, close_at, deliver, open_copy, ops_client, web_client
 from vouchers.ledger import campaign_accounts
 from vouchers.models import Payout, PayoutState
 from vouchers.selectors import campaign_budget_problems
@@ -31,27 +29,6 @@ pytestmark = pytest.mark.django_db
 
 PAYOUTS = "/api/v1/vouchers/payouts"
 OPS_PAYOUTS = "/api/v1/ops/payouts"
-
-
-def app_client(user) -> APIClient:
-    """The mobile client: authenticated by the user's API token."""
-    token, _ = Token.objects.get_or_create(user=user)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-def web_client(user) -> APIClient:
-    """The web app: authenticated by a session cookie."""
-    client = APIClient()
-    client.force_login(user)
-    return client
-
-
-def ops_client(operator) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(operator)
-    return client
 
 
 def claim_url(payout: Payout) -> str:

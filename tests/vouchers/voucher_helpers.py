@@ -1,9 +1,13 @@
-"""Copy positions that close at a loss, and the delivery of their events to the vouchers' consumer."""
+"""Copy positions that close at a loss, the delivery of their events to the vouchers' consumer, and the API's
+clients: the mobile app (token), the web (session) and operators."""
 
 from __future__ import annotations
 
 import uuid
 from decimal import Decimal as D
+
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from copytrading.futures.models import PositionClose
 from copytrading.futures.services.market_settings import market_setting_set
@@ -34,3 +38,24 @@ def close_at(position, market, price):
 
 def deliver():
     return outbox_deliver_pending(consumer="vouchers.triggers")
+
+
+def app_client(user) -> APIClient:
+    """The mobile client: authenticated by the user's API token."""
+    token, _ = Token.objects.get_or_create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def web_client(user) -> APIClient:
+    """The web app: authenticated by a session cookie."""
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def ops_client(operator) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(operator)
+    return client

@@ -64,10 +64,17 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    # Throttle counters live in the (real, Redis) cache: each test starts with none.
+    # Throttle counters live in the (real, Redis) cache: each test starts with none. Only this run's
+    # keys go (its KEY_PREFIX): cache.clear() would flush another run's counters on the same server.
+    import redis
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    client = redis.Redis.from_url(settings.CACHE_REDIS_URL)
+    keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
     yield
 
 

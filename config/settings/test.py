@@ -12,7 +12,15 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/2")
 # Cache on its own Redis database so a test's cache.clear() never touches the broker.
 CACHE_REDIS_URL = env("CACHE_REDIS_URL", default="redis://127.0.0.1:6379/3")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL}}
+# Keys prefixed by the run's test database, so runs side by side (CI beside a developer) never share
+# throttle counters, and each clears only its own keys (tests/conftest.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_REDIS_URL,
+        "KEY_PREFIX": f"test-{env('TEST_DATABASE_NAME', default='default')}",
+    }
+}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -745,7 +745,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="users (a multiple of 100, at least 300)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=None, help="events per delivery transaction (BATCH_CONSUMER_BATCH)")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="events per delivery transaction (BATCH_CONSUMER_BATCH)"
+    )
     parser.add_argument(
         "--profile",
         action="store_true",

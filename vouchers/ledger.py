@@ -9,10 +9,15 @@ the vouchers services check the available balance themselves before they reserve
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from accounts.models import AccountKind, LedgerAccount
+from accounts.money import ZERO
 from accounts.services.accounts import platform_account
+from accounts.services.ledger import Leg
 from vouchers.models import Campaign
 
 MARKETING_REF = "marketing"
@@ -34,3 +39,17 @@ def campaign_accounts(campaign: Campaign) -> CampaignAccounts:
 
 def marketing_account() -> LedgerAccount:
     return platform_account(kind=AccountKind.CAMPAIGN_BUDGET, ref=MARKETING_REF)
+
+
+def release_legs(amounts: Iterable[tuple[int, Decimal]]) -> list[Leg]:
+    """Legs giving reserved money back to available: ``(campaign id, amount)`` pairs summed per campaign,
+    one pair of legs each (R-VC-09: an expiry, a rejection, a payout below face value, a withholding)."""
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for campaign_id, amount in amounts:
+        totals[campaign_id] += amount
+    legs = []
+    for campaign_id, total in sorted(totals.items()):
+        if total:
+            accounts = campaign_accounts(Campaign(pk=campaign_id))  # the refs need only the id
+            legs += [Leg(accounts.reserved.pk, -total), Leg(accounts.available.pk, total)]
+    return legs

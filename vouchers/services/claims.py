@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.lock_objects import lock_accounts
 from accounts.models import User
-from accounts.money import ZERO
-from accounts.services.ledger import Leg, entry_post, transfer_post
+from accounts.services.ledger import entry_post, transfer_post
 from config.errors import IdempotencyConflict, RuleViolation
 from copytrading.selectors.followings import follower_has_followed
-from vouchers.ledger import CampaignAccounts, campaign_accounts
+from vouchers.ledger import campaign_accounts, release_legs
 from vouchers.lock_objects import lock_campaign, lock_vouchers
 from vouchers.models import AbuseBan, Audience, Campaign, CampaignStatus, Voucher, VoucherState
 from vouchers.models.campaigns import COVERAGE_KINDS
@@ -126,18 +124,10 @@ def _expire_batch(ids: list[int], now: datetime) -> int:
         vouchers = lock_vouchers(ids, state=VoucherState.CLAIMED)
         if not vouchers:
             return 0
-        totals: dict[int, tuple[CampaignAccounts, Decimal]] = {}
-        for v in vouchers:
-            accounts, amount = totals.get(v.campaign_id) or (campaign_accounts(v.campaign), ZERO)
-            totals[v.campaign_id] = (accounts, amount + v.face_value)
         entry_post(
             kind="voucher_release",
             idempotency_key=f"voucher-expiry:{vouchers[0].pk}-{vouchers[-1].pk}:{len(vouchers)}",
-            legs=[
-                leg
-                for accounts, amount in totals.values()
-                for leg in (Leg(accounts.reserved.pk, -amount), Leg(accounts.available.pk, amount))
-            ],
+            legs=release_legs((v.campaign_id, v.face_value) for v in vouchers),
             reference="voucher-expiry",
         )
         Voucher.objects.filter(pk__in=[v.pk for v in vouchers]).update(state=VoucherState.EXPIRED, ended_at=now)

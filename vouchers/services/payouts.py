@@ -6,19 +6,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.money import ZERO
-from accounts.services.ledger import Leg, entry_post
+from accounts.services.ledger import entry_post
 from config.clock import platform_day_start
 from config.db import bulk_update_rows
 from config.errors import InvalidInput, InvalidState, RuleViolation
-from vouchers.ledger import campaign_accounts
+from vouchers.ledger import release_legs
 from vouchers.models import Payout, PayoutState
 from vouchers.selectors import banned_user_ids
 
@@ -51,14 +49,7 @@ def _release(
     payouts: Iterable[Payout], *, key: str, actor_id: int | None = None, reason: str = "", reference: str = ""
 ) -> None:
     """Give the payouts' reserved amounts back to their campaigns' available budget, as one entry."""
-    by_campaign: dict[int, tuple[object, Decimal]] = {}
-    for p in payouts:
-        campaign, amount = by_campaign.get(p.campaign_id, (p.campaign, ZERO))
-        by_campaign[p.campaign_id] = (campaign, amount + p.amount)
-    legs = []
-    for campaign, amount in by_campaign.values():
-        accounts = campaign_accounts(campaign)
-        legs += [Leg(accounts.reserved.pk, -amount), Leg(accounts.available.pk, amount)]
+    legs = release_legs((p.campaign_id, p.amount) for p in payouts)
     if legs:
         entry_post(
             kind="voucher_release",

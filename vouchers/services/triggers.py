@@ -22,14 +22,14 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.money import ZERO
-from accounts.services.ledger import Leg, entry_post
+from accounts.services.ledger import entry_post
 from config.db import bulk_update_rows, copy_insert
 from copytrading.futures.models import CloseReason, MarginMode
 from copytrading.futures.selectors import SlotClose, slot_closes_losing
 from copytrading.models import FollowMode
 from copytrading.selectors.followings import followings_of_users
-from vouchers.ledger import campaign_accounts
-from vouchers.models import Campaign, CampaignKind, CloseDecision, Outcome, Payout, Voucher, VoucherState
+from vouchers.ledger import release_legs
+from vouchers.models import CampaignKind, CloseDecision, Outcome, Payout, Voucher, VoucherState
 from vouchers.models.campaigns import COVERAGE_KINDS
 
 
@@ -187,14 +187,9 @@ def _write(triggered: list[tuple[Voucher, LossEvent, Decimal]]) -> None:
     bulk_update_rows(Voucher, vouchers, ["state", "trigger_close_id", "reimbursement", "ended_at"])
     copy_insert(Payout, payouts)
     if releases:
-        legs = []
-        campaigns = Campaign.objects.in_bulk(list(releases))  # once per campaign, not joined to every voucher
-        for campaign_id, unused in releases.items():
-            accounts = campaign_accounts(campaigns[campaign_id])
-            legs += [Leg(accounts.reserved.pk, -unused), Leg(accounts.available.pk, unused)]
         entry_post(
             kind="voucher_release",
             idempotency_key=f"voucher-trigger:{_digest(sorted(v.pk for v in vouchers))}",
-            legs=legs,
+            legs=release_legs(releases.items()),
             reference="voucher-trigger",
         )

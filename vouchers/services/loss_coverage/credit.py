@@ -23,7 +23,7 @@ from accounts.money import ZERO
 from accounts.services.accounts import account_open
 from accounts.services.ledger import Leg, entry_post
 from config.db import bulk_update_rows
-from vouchers.ledger import CampaignAccounts, campaign_accounts
+from vouchers.ledger import CampaignAccounts, campaign_accounts, release_legs
 from vouchers.models import Campaign
 from vouchers.models.loss_coverage import Compensation, CompensationState, LossCoverageState, LossCoverageVoucher
 from vouchers.selectors import banned_user_ids
@@ -213,18 +213,10 @@ def _expire_batch(ids: list[int], now: datetime) -> int:
         )
         if not vouchers:
             return 0
-        totals: dict[int, tuple[CampaignAccounts, Decimal]] = {}
-        for v in vouchers:
-            accounts, amount = totals.get(v.campaign_id) or (campaign_accounts(v.campaign), ZERO)
-            totals[v.campaign_id] = (accounts, amount + v.remaining)
         entry_post(
             kind="voucher_release",
             idempotency_key=f"loss-coverage-expiry:{digest(v.pk for v in vouchers)}",
-            legs=[
-                leg
-                for accounts, amount in totals.values()
-                for leg in (Leg(accounts.reserved.pk, -amount), Leg(accounts.available.pk, amount))
-            ],
+            legs=release_legs((v.campaign_id, v.remaining) for v in vouchers),
             reference="loss-coverage-expiry",
         )
         for v in vouchers:
